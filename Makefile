@@ -1,0 +1,36 @@
+# The course's commands. `make lab` for students, `make test` for everyone, the rest for instructors.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# nbgrader needs `alembic` (and jupyter) on PATH when it creates a gradebook
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+ASSIGNMENT ?= ex1_initialization
+SUBMISSIONS ?= submissions/$(ASSIGNMENT)
+WORKSPACE ?= grading
+
+.PHONY: install lab test test-fast release grade clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" tests
+
+release: $(STAMP)
+	$(PY) -m autograder release
+
+grade: $(STAMP)
+	$(PY) -m autograder grade $(ASSIGNMENT) $(SUBMISSIONS) --workspace $(WORKSPACE)
+
+clean:
+	rm -rf $(WORKSPACE) .pytest_cache

@@ -1,0 +1,1 @@
+"""The course's grading tools around nbgrader: `python -m autograder release | grade`."""

@@ -1,0 +1,75 @@
+"""Plotting helpers. Each returns (or draws on) a matplotlib Figure; none calls plt.show()."""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg") if matplotlib.get_backend().lower() in ("tkagg", "qtagg") else None
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .stats import LayerStats  # noqa: E402
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.4, **kw):
+    """A figure with a grid of axes, sized per panel; returns (fig, axes as a flat array)."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kw)
+    plt.close(fig)  # the caller displays it explicitly; avoid a second copy from the inline backend
+    return fig, axes.ravel()
+
+
+def plot_layer_profile(runs: dict[str, list[LayerStats]], fig=None):
+    """Two panels: activation std and gradient std per layer (log scale), one line per run."""
+    if fig is None:
+        fig, axes = new_figure(2)
+    else:
+        axes = fig.axes
+    for label, stats in runs.items():
+        layers = np.arange(1, len(stats) + 1)
+        axes[0].plot(layers, [max(s.std, 1e-30) for s in stats], "o-", label=label)
+        grads = [s.grad_std for s in stats]
+        if not all(math.isnan(g) for g in grads):
+            axes[1].plot(layers, [max(g, 1e-30) for g in grads], "o-", label=label)
+    for ax, what in zip(axes, ("activation std", "gradient std")):
+        ax.set_yscale("log")
+        ax.set_xlabel("layer")
+        ax.set_ylabel(what)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    axes[0].set_title("forward: activations")
+    axes[1].set_title("backward: gradients w.r.t. activations")
+    fig.tight_layout()
+    return fig
+
+
+def plot_histograms(stats: list[LayerStats], ax, what: str = "values", bins: int = 60, clip: float | None = None):
+    """Overlaid histograms (as lines) of each layer's activations ('values') or gradients ('grads')."""
+    for s in stats:
+        v = getattr(s, what).numpy()
+        if v.size == 0:
+            continue
+        if clip is not None:
+            v = np.clip(v, -clip, clip)
+        hist, edges = np.histogram(v, bins=bins)
+        ax.plot(0.5 * (edges[1:] + edges[:-1]), hist, label=f"{s.name} ({s.kind})")
+    ax.set_title(f"{'activation' if what == 'values' else 'gradient'} histograms per layer")
+    ax.legend(fontsize=6, ncol=2)
+    return ax
+
+
+def plot_curves(curves: dict[str, list[float]], ax, ylabel: str, xlabel: str = "step", logy: bool = False,
+                smooth: int = 1):
+    """One line per label; `smooth` > 1 applies a running mean of that width."""
+    for label, ys in curves.items():
+        y = np.asarray(ys, dtype=float)
+        if smooth > 1 and len(y) >= smooth:
+            y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
+        ax.plot(np.arange(len(y)), y, label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,92 @@
+"""Widget panels: an experiment is one pure drawing function plus its controls.
+
+    panel = Panel(draw_fn, {"depth": IntSlider(...), ...})
+    panel              # in a notebook: shows the controls and the figure
+    panel.update(depth=20)   # what a slider move does; returns the figure (tests call this directly)
+
+`draw_fn(**values)` returns a matplotlib Figure. With run_button=True the panel redraws only when Run is
+pressed, and `draw_fn` also receives `progress`, a callable taking a fraction in [0, 1] that moves the
+panel's progress bar. Set the environment variable INITNORM_FIGDIR to save every drawn figure as a PNG.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Callable
+
+import ipywidgets as W
+from IPython.display import display
+
+
+class Panel:
+    def __init__(self, draw: Callable, controls: dict[str, W.ValueWidget], run_button: bool = False,
+                 title: str = ""):
+        self.draw = draw
+        self.controls = controls
+        self.title = title
+        self.output = W.Output()
+        self.run_button = run_button
+        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="progress")
+        self.button = W.Button(description="Run", button_style="primary")
+        self.last_figure = None
+        self.n_draws = 0
+        self._muted = False
+        if run_button:
+            self.button.on_click(lambda _: self.update())
+        else:
+            for c in controls.values():
+                c.observe(self._on_change, names="value")
+
+    def values(self) -> dict:
+        return {name: c.value for name, c in self.controls.items()}
+
+    def _on_change(self, _change) -> None:
+        if not self._muted:
+            self.update()
+
+    def _set_progress(self, fraction: float) -> None:
+        self.progress.value = min(max(float(fraction), 0.0), 1.0)
+
+    def update(self, **overrides):
+        """Set the given controls (as a student would), redraw, show and return the figure."""
+        unknown = set(overrides) - set(self.controls)
+        if unknown:
+            raise ValueError(f"unknown control(s) {sorted(unknown)}; this panel has {sorted(self.controls)}")
+        self._muted = True
+        try:
+            for name, value in overrides.items():
+                self.controls[name].value = value
+        finally:
+            self._muted = False
+        kwargs = self.values()
+        if self.run_button:
+            kwargs["progress"] = self._set_progress
+        fig = self.draw(**kwargs)
+        self.last_figure = fig
+        self.n_draws += 1
+        self._save(fig, kwargs)
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(fig)
+        return fig
+
+    def _save(self, fig, kwargs) -> None:
+        figdir = os.environ.get("INITNORM_FIGDIR")
+        if not figdir or not hasattr(fig, "savefig"):
+            return
+        os.makedirs(figdir, exist_ok=True)
+        tag = "_".join(f"{k}-{v}" for k, v in kwargs.items() if k != "progress")
+        name = re.sub(r"[^A-Za-z0-9_.=-]+", "", f"{self.title or self.draw.__name__}_{tag}")[:150]
+        fig.savefig(os.path.join(figdir, name + ".png"), dpi=80)
+
+    @property
+    def widget(self) -> W.VBox:
+        top = [W.HTML(f"<b>{self.title}</b>")] if self.title else []
+        controls = list(self.controls.values())
+        if self.run_button:
+            controls += [self.button, self.progress]
+        return W.VBox(top + [W.HBox(controls, layout=W.Layout(flex_flow="row wrap")), self.output])
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+        self.update()
