@@ -1,36 +1,60 @@
-"""python -m autograder release [ASSIGNMENT ...] | grade ASSIGNMENT SUBMISSIONS [--workspace DIR] [--csv FILE]"""
+"""python -m autograder release [ASSIGNMENT ...]
+python -m autograder grade ASSIGNMENT SUBMISSIONS [--workspace DIR] [--jobs N] [--force] [--db URL] ...
+
+`grade` takes a folder of <student>.ipynb files, nbgrader's submitted/ tree, or a zip of either, and writes
+into the workspace: the gradebook, grades-ASSIGNMENT.csv, feedback/<student>/ASSIGNMENT/ASSIGNMENT.html,
+autograded/ (the executed notebooks) and summary-ASSIGNMENT.txt.
+"""
 from __future__ import annotations
 
 import argparse
 import pathlib
 import sys
 
-from . import course
+from . import course, run, sandbox
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     rel = sub.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
     rel.add_argument("assignments", nargs="*", help="default: every assignment in solutions/")
-    gr = sub.add_parser("grade", help="autograde a folder of submissions and write a grades CSV")
+    gr = sub.add_parser("grade", help="grade a class: gradebook, grades CSV, feedback, summary")
     gr.add_argument("assignment")
     gr.add_argument("submissions", type=pathlib.Path,
-                    help="a folder of <student>.ipynb files, or nbgrader's submitted/ tree")
+                    help="a folder of <student>.ipynb files, nbgrader's submitted/ tree, or a zip of either")
     gr.add_argument("--workspace", type=pathlib.Path, default=pathlib.Path("grading"),
-                    help="nbgrader course root for the run (gradebook, autograded/); default ./grading")
-    gr.add_argument("--csv", type=pathlib.Path, default=None, help="default: WORKSPACE/grades-ASSIGNMENT.csv")
+                    help="where the gradebook, feedback and results go (default ./grading)")
+    gr.add_argument("--csv", type=pathlib.Path, default=None, help="also write the grades CSV here")
+    gr.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: cores)")
+    gr.add_argument("--force", action="store_true", help="re-grade submissions that are unchanged")
+    gr.add_argument("--db", default=None, help="gradebook SQLAlchemy URL (default: sqlite in the workspace)")
+    gr.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                    help="send the per-submission tasks to this Dask scheduler instead of local workers")
+    defaults = sandbox.Limits()
+    for name, help_text in [("cell_timeout", "seconds per cell"), ("wall", "seconds per submission"),
+                            ("memory_mb", "kernel memory limit, MB"), ("output_kb", "outputs kept, kB"),
+                            ("nproc", "processes+threads of the grading user"), ("file_mb", "largest file, MB")]:
+        gr.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name),
+                        help=f"{help_text} (default {getattr(defaults, name)})")
+    gr.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
     if args.command == "release":
         for a in args.assignments or course.assignments():
             print(f"released {course.release(a).relative_to(course.ROOT)}")
         return 0
-    rows = course.grade(args.assignment, args.submissions, args.workspace, args.csv)
-    csv_path = args.csv or args.workspace / f"grades-{args.assignment}.csv"
+    if args.jobs is not None and args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    limits = sandbox.Limits(args.cell_timeout, args.wall, args.memory_mb, args.output_kb, args.nproc, args.file_mb)
+    rows = run.grade(args.assignment, args.submissions, args.workspace, args.csv, jobs=args.jobs, force=args.force,
+                     limits=limits, db_url=args.db, dask_scheduler=args.dask_scheduler, progress=not args.quiet)
     for r in rows:
-        print(f"{r.student:>20}  {r.status:<16} {r.score:g}/{r.max_score:g}  {r.message}")
-    print(f"{len(rows)} submissions; grades written to {csv_path}")
+        extra = "; ".join(filter(None, ["; ".join(r.flags), r.message]))
+        print(f"{r.student:>24}  {r.status:<17} {r.score:g}/{r.max_score:g}  {extra}")
+    print((args.workspace / f"summary-{args.assignment}.txt").read_text(), end="")
+    print(f"grades: {args.csv or args.workspace / f'grades-{args.assignment}.csv'}")
     return 0
 
 

@@ -26,6 +26,8 @@ CONFIG = pathlib.Path(__file__).with_name("nbgrader_config.py")
 
 def assignments() -> list[str]:
     """Assignment ids: the folders of solutions/ that hold a notebook of the same name."""
+    if not SOLUTIONS.is_dir():
+        return []
     return sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
 
 
@@ -42,8 +44,9 @@ def nbgrader(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
                           text=True)
 
 
-def prepare_workspace(assignment: str, workspace: pathlib.Path) -> pathlib.Path:
-    """Make `workspace` a course root holding the assignment's source, generated into its gradebook."""
+def prepare_workspace(assignment: str, workspace: pathlib.Path, db_url: str | None = None) -> pathlib.Path:
+    """Make `workspace` a course root holding the assignment's source, generated into its gradebook
+    (`db_url`: any SQLAlchemy URL; default: workspace/gradebook.db)."""
     _check_assignment(assignment)
     workspace.mkdir(parents=True, exist_ok=True)
     shutil.copy(CONFIG, workspace / "nbgrader_config.py")
@@ -51,7 +54,8 @@ def prepare_workspace(assignment: str, workspace: pathlib.Path) -> pathlib.Path:
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(SOLUTIONS / assignment, source, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    done = nbgrader("generate_assignment", assignment, "--force", cwd=workspace)
+    db = ["--db", db_url] if db_url else []
+    done = nbgrader("generate_assignment", assignment, "--force", *db, cwd=workspace)
     if done.returncode != 0:
         raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n{done.stdout}\n{done.stderr}")
     return workspace

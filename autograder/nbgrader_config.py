@@ -7,5 +7,4 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # a single cell may run this long before nbgrader interrupts it and marks it failed
 c.Execute.timeout = 180
-c.Execute.allow_errors = True
 c.Execute.interrupt_on_timeout = True
