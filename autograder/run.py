@@ -64,7 +64,9 @@ def collect(path: pathlib.Path, assignment: str, unpack_to: pathlib.Path) -> dic
         if p.is_file() and p.suffix == ".ipynb":
             found[p.stem] = p
         elif p.is_dir() and not p.name.startswith("."):  # nbgrader's submitted/<student>/<assignment>/
-            found[p.name] = p / assignment / f"{assignment}.ipynb"
+            expected = p / assignment / f"{assignment}.ipynb"
+            others = sorted((p / assignment).glob("*.ipynb")) if (p / assignment).is_dir() else []
+            found[p.name] = others[0] if not expected.exists() and len(others) == 1 else expected
     return found
 
 
@@ -194,7 +196,10 @@ class Grader:
 
     # -- bookkeeping
     def _task(self, student: str, nb_path: pathlib.Path, key: str, submissions: pathlib.Path) -> dict:
+        renamed = nb_path.parent.name == self.assignment and nb_path.name != f"{self.assignment}.ipynb" \
+            and nb_path.exists()
         return {"student": student, "submission": str(nb_path), "source": str(self.source),
+                "flags": [f"notebook renamed to {nb_path.name!r}"] if renamed else [],
                 "release": str(self.release), "key": key, "slot": None,
                 "executed": str(self.ws / "autograded" / student / self.assignment / f"{self.assignment}.ipynb"),
                 "task_file": str(self.ws / "tasks" / self.assignment / f"{student}.json"),

@@ -61,6 +61,7 @@ def grade_one(task: dict) -> dict:
                 "messages": {"": f"{type(exc).__name__}: {str(exc)[:300]}"}, "seconds": 0.0}
     source = read_notebook(pathlib.Path(task["source"]))
     nb, flags = assemble(source, read_notebook(pathlib.Path(task["release"])), submission)
+    flags = list(task.get("flags", [])) + flags
     iso = sandbox.isolation_for_slot(task["slot"], task["hide"])
     result["isolation"] = iso.describe()
     scratch = sandbox.make_scratch(pathlib.Path(task["scratch_root"]), task["slot"], iso)

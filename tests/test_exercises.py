@@ -14,7 +14,7 @@ import pathlib
 import nbformat
 import pytest
 
-from autograder import course, nbtools
+from autograder import course, nbtools, plain
 from catalogue import Variant
 
 ASSIGNMENTS = course.assignments()
@@ -35,9 +35,9 @@ def release_nb(a):
 def graded(tmp_path_factory):
     """grade(a): one nbgrader run per assignment (made on first use, then cached) over the reference,
     the untouched release and the whole catalogue; returns {student: Row}."""
-    cache: dict[str, dict[str, course.Row]] = {}
+    cache: dict[str, dict[str, plain.Row]] = {}
 
-    def grade(a: str) -> dict[str, course.Row]:
+    def grade(a: str) -> dict[str, plain.Row]:
         if a not in cache:
             subs = tmp_path_factory.mktemp(f"submissions-{a}")
             reference = nbtools.reference_code(source_nb(a))
@@ -46,7 +46,7 @@ def graded(tmp_path_factory):
             nbformat.write(release, subs / "untouched.ipynb")
             for v in CATALOGUES[a].WRONG + CATALOGUES[a].CORRECT:
                 nbformat.write(nbtools.fill(release, v.apply(reference)), subs / f"{v.name}.ipynb")
-            rows = course.grade(a, subs, tmp_path_factory.mktemp(f"workspace-{a}"))
+            rows = plain.grade(a, subs, tmp_path_factory.mktemp(f"workspace-{a}"))
             cache[a] = {r.student: r for r in rows}
         return cache[a]
 
