@@ -8,7 +8,7 @@ ASSIGNMENT ?= ex1_initialization
 SUBMISSIONS ?= submissions/$(ASSIGNMENT)
 WORKSPACE ?= grading
 
-.PHONY: install lab test test-fast release grade clean
+.PHONY: install lab test test-fast release grade bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,8 +29,12 @@ test-fast: $(STAMP)
 release: $(STAMP)
 	$(PY) -m autograder release
 
+# SUBMISSIONS: a folder of <student>.ipynb, nbgrader's submitted/ tree, or an LMS zip; GRADE_ARGS e.g. --jobs 8 --force
 grade: $(STAMP)
-	$(PY) -m autograder grade $(ASSIGNMENT) $(SUBMISSIONS) --workspace $(WORKSPACE)
+	$(PY) -m autograder grade $(ASSIGNMENT) $(SUBMISSIONS) --workspace $(WORKSPACE) $(GRADE_ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/grading.py
 
 clean:
 	rm -rf $(WORKSPACE) .pytest_cache

@@ -20,7 +20,7 @@ import threading
 import warnings
 import zipfile
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from . import course, feedback, sandbox
 from .nbtools import graded_cells, read
@@ -168,10 +168,14 @@ class Grader:
     def _run_local(self, tasks: list[dict], jobs: int, finish) -> None:
         slots = list(range(jobs))
         slot_lock = threading.Lock()
+        hide = tasks[0]["hide"] if tasks else []
+        with ThreadPoolExecutor(max_workers=jobs) as pool:  # probe each slot's isolation once, not per task
+            isolation = dict(zip(slots, pool.map(lambda s: asdict(sandbox.isolation_for_slot(s, hide)), slots)))
 
         def one(task):
             with slot_lock:
                 task["slot"] = slots.pop()
+                task["isolation"] = isolation[task["slot"]]
             try:
                 return task, run_task(task)
             finally:

@@ -62,7 +62,8 @@ def grade_one(task: dict) -> dict:
     source = read_notebook(pathlib.Path(task["source"]))
     nb, flags = assemble(source, read_notebook(pathlib.Path(task["release"])), submission)
     flags = list(task.get("flags", [])) + flags
-    iso = sandbox.isolation_for_slot(task["slot"], task["hide"])
+    iso = sandbox.Isolation(**task["isolation"]) if task.get("isolation") else \
+        sandbox.isolation_for_slot(task["slot"], task["hide"])
     result["isolation"] = iso.describe()
     scratch = sandbox.make_scratch(pathlib.Path(task["scratch_root"]), task["slot"], iso)
     km = sandbox.kernel_manager(scratch, iso, limits)
