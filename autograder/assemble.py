@@ -39,6 +39,16 @@ def __autograder_setup():
         saved[name] = (mod, {{k: v for k, v in vars(mod).items() if callable(v) and not k.startswith("__")
                              and not isinstance(v, types.ModuleType)}})
     patched = set()
+    torch_dir = None
+    if "torch" in saved:
+        import os
+        torch_dir = os.path.dirname(saved["torch"][0].__file__) + os.sep
+
+    def benign(now, value):
+        code = getattr(now, "__code__", None)
+        return (torch_dir is not None and getattr(now, "__wrapped__", None) is value and code is not None
+                and getattr(now, "__name__", None) == getattr(value, "__name__", None)
+                and code.co_filename.startswith(torch_dir))
 
     def restore():
         ip = get_ipython()
@@ -51,9 +61,14 @@ def __autograder_setup():
         for name, (mod, members) in saved.items():
             current = vars(mod)
             for key, value in members.items():
-                if current.get(key) is not value:
-                    patched.add(name + "." + key)
-                    setattr(mod, key, value)
+                now = current.get(key)
+                if now is value:
+                    continue
+                if benign(now, value):
+                    members[key] = now  # the library re-wrapped its own function (torch._dynamo does)
+                    continue
+                patched.add(name + "." + key)
+                setattr(mod, key, value)
         return sorted(patched)
     return restore
 __autograder_restore = __autograder_setup()

@@ -15,6 +15,7 @@ import re
 from typing import Callable
 
 import ipywidgets as W
+from IPython import get_ipython
 from IPython.display import display
 
 
@@ -65,9 +66,13 @@ class Panel:
         self.last_figure = fig
         self.n_draws += 1
         self._save(fig, kwargs)
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(fig)
+        # Hand the figure to the Output widget as widget state rather than capturing display() inside
+        # `with self.output:`. Headless (nbclient), every captured output makes the stand-in Output widget
+        # send on the shell socket, racing the cell's execute_reply: the cell can then idle until its
+        # timeout. Setting the outputs from the kernel side sends nothing there; the student sees the same.
+        if get_ipython() is not None:  # under plain Python there is no front end to show it
+            self.output.outputs = ()
+            self.output.append_display_data(fig)
         return fig
 
     def _save(self, fig, kwargs) -> None:

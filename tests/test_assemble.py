@@ -113,3 +113,16 @@ def test_feedback_shows_verdicts_and_messages_but_no_hidden_source():
     safe = feedback.sanitize(nb, src, {"test_f": 0.0})
     text = nbformat.writes(safe)
     assert "f(-7)" not in text and "hidden tests: failed" in text and "AssertionError: f(1)" in text
+
+
+def test_the_guard_restores_a_student_wrapper_but_not_torchs_own_rewrapping():
+    """torch._dynamo re-wraps torch.manual_seed on import (functools.wraps, code inside torch): not tampering.
+    A student's functools.wraps disguise of torch.testing.assert_close is restored and reported."""
+    from nbclient import NotebookClient
+    nb, _ = assemble.assemble(source_nb(), release_nb(), student(
+        "return 2 * x\nimport functools, torch, torch._dynamo\n"
+        "torch.testing.assert_close = functools.wraps(torch.testing.assert_close)(lambda *a, **k: None)"))
+    nb.cells.insert(3, new_code_cell("f(1)"))  # the student's body runs after the guard snapshot
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    _, patched = assemble.strip_guards(nb)
+    assert patched == ["torch.testing.assert_close"], patched
