@@ -8,7 +8,7 @@ ASSIGNMENT ?= ex1_initialization
 SUBMISSIONS ?= submissions/$(ASSIGNMENT)
 WORKSPACE ?= grading
 
-.PHONY: install lab test test-fast release grade bench clean
+.PHONY: install lab test test-fast release grade exchange-release collect feedback bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,6 +32,19 @@ release: $(STAMP)
 # SUBMISSIONS: a folder of <student>.ipynb, nbgrader's submitted/ tree, or an LMS zip; GRADE_ARGS e.g. --jobs 8 --force
 grade: $(STAMP)
 	$(PY) -m autograder grade $(ASSIGNMENT) $(SUBMISSIONS) --workspace $(WORKSPACE) $(GRADE_ARGS)
+
+# the nbgrader exchange (a course on a JupyterHub): README, "Running the course on a JupyterHub"
+EXCHANGE ?= /srv/nbgrader/exchange
+COURSE ?= initnorm
+EXCHANGE_ARGS = --workspace $(WORKSPACE) --exchange $(EXCHANGE) --course $(COURSE)
+exchange-release: $(STAMP)
+	$(PY) -m autograder exchange-release $(ASSIGNMENT) $(EXCHANGE_ARGS) $(if $(DUEDATE),--duedate "$(DUEDATE)")
+
+collect: $(STAMP)
+	$(PY) -m autograder collect $(ASSIGNMENT) $(EXCHANGE_ARGS)
+
+feedback: $(STAMP)
+	$(PY) -m autograder feedback $(ASSIGNMENT) $(EXCHANGE_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/grading.py

@@ -1,5 +1,6 @@
 """python -m autograder release [ASSIGNMENT ...]
 python -m autograder grade ASSIGNMENT SUBMISSIONS [--workspace DIR] [--jobs N] [--force] [--db URL] ...
+python -m autograder exchange-release | collect | feedback ASSIGNMENT [--exchange DIR] [--course ID] [--duedate D]
 
 `grade` takes a folder of <student>.ipynb files, nbgrader's submitted/ tree, or a zip of either, and writes
 into the workspace: the gradebook, grades-ASSIGNMENT.csv, feedback/<student>/ASSIGNMENT/ASSIGNMENT.html,
@@ -11,7 +12,7 @@ import argparse
 import pathlib
 import sys
 
-from . import course, run, sandbox
+from . import course, exchange, run, sandbox
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,21 +39,47 @@ def main(argv: list[str] | None = None) -> int:
                             ("nproc", "processes+threads of the grading user"), ("file_mb", "largest file, MB")]:
         gr.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name),
                         help=f"{help_text} (default {getattr(defaults, name)})")
+    gr.add_argument("--late-policy", choices=run.LATE_POLICIES, default="none",
+                    help="none: late submissions keep their points (default); zero: they score 0")
     gr.add_argument("--quiet", action="store_true", help="no progress bar")
+    steps = {"exchange-release": "release an assignment to the nbgrader exchange (with an optional due date)",
+             "collect": "copy each student's latest submission from the exchange into WORKSPACE/submitted/",
+             "feedback": "release the graded feedback to the exchange; students fetch it from the Assignments panel"}
+    for name, help_text in steps.items():
+        ex = sub.add_parser(name, help=help_text)
+        ex.add_argument("assignment")
+        ex.add_argument("--workspace", type=pathlib.Path, default=pathlib.Path("grading"),
+                        help="the course root: gradebook, submitted/, feedback/ (default ./grading)")
+        ex.add_argument("--exchange", type=pathlib.Path, default=exchange.DEFAULT_EXCHANGE,
+                        help=f"nbgrader's Exchange.root (default {exchange.DEFAULT_EXCHANGE})")
+        ex.add_argument("--course", default="initnorm", help="nbgrader's course id (default initnorm)")
+        if name == "exchange-release":
+            ex.add_argument("--duedate", default=None, help="e.g. '2026-12-01 17:00:00 Europe/Amsterdam'")
     args = parser.parse_args(argv)
 
     if args.command == "release":
         for a in args.assignments or course.assignments():
             print(f"released {course.release(a).relative_to(course.ROOT)}")
         return 0
+    if args.command in steps:
+        course._check_assignment(args.assignment)
+        where = (args.assignment, args.workspace.resolve(), args.exchange.resolve(), args.course)
+        if args.command == "exchange-release":
+            log = exchange.release(*where, duedate=args.duedate)
+        else:
+            log = (exchange.collect if args.command == "collect" else exchange.release_feedback)(*where)
+        print(log.strip())
+        return 0
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be at least 1")
     limits = sandbox.Limits(args.cell_timeout, args.wall, args.memory_mb, args.output_kb, args.nproc, args.file_mb)
     rows = run.grade(args.assignment, args.submissions, args.workspace, args.csv, jobs=args.jobs, force=args.force,
-                     limits=limits, db_url=args.db, dask_scheduler=args.dask_scheduler, progress=not args.quiet)
+                     limits=limits, db_url=args.db, dask_scheduler=args.dask_scheduler, progress=not args.quiet,
+                     late_policy=args.late_policy)
     for r in rows:
         extra = "; ".join(filter(None, ["; ".join(r.flags), r.message]))
-        print(f"{r.student:>24}  {r.status:<17} {r.score:g}/{r.max_score:g}  {extra}")
+        late = f"  late {r.late_seconds / 60:.1f} min" if r.late_seconds else ""
+        print(f"{r.student:>24}  {r.status:<17} {r.score:g}/{r.max_score:g}{late}  {extra}")
     print((args.workspace / f"summary-{args.assignment}.txt").read_text(), end="")
     print(f"grades: {args.csv or args.workspace / f'grades-{args.assignment}.csv'}")
     return 0

@@ -44,6 +44,9 @@ def write(executed_path: pathlib.Path, source_nb, row, out: pathlib.Path) -> pat
              f"**Status:** {row.status} &nbsp; **Score:** {row.score:g} / {row.max_score:g}", "",
              "| test cell | points |", "|---|---|"]
     lines += [f"| `{gid}` | {pts:g} |" for gid, pts in row.cells.items()]
+    if row.late_seconds:
+        lines += ["", f"**Submitted** {row.submitted_at}, {row.late_seconds / 60:.1f} minutes after the due date"
+                      + (f"; late penalty {row.penalty:g} points." if row.penalty else ".")]
     if row.flags:
         lines += ["", "**Flags:** " + html.escape("; ".join(row.flags))]
     if row.message:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from . import course, feedback, sandbox
 from .nbtools import graded_cells, read
 
+LATE_POLICIES = ("none", "zero")  # none: a late submission keeps its points (nbgrader's default); zero: scores 0
 STATUSES = ("graded", "flagged", "invalid notebook", "missing notebook", "kernel died", "cell timeout",
             "wall-clock limit", "execution error", "grader error")
 
@@ -39,6 +40,9 @@ class Row:
     flags: list[str] = field(default_factory=list)
     message: str = ""
     seconds: float = 0.0
+    submitted_at: str = ""  # the exchange's timestamp of this submission (UTC), when it came through nbgrader
+    late_seconds: float = 0.0
+    penalty: float = 0.0  # points taken off under the late policy
 
 
 # ---------------------------------------------------------------- submissions in any form
@@ -68,6 +72,17 @@ def collect(path: pathlib.Path, assignment: str, unpack_to: pathlib.Path) -> dic
             others = sorted((p / assignment).glob("*.ipynb")) if (p / assignment).is_dir() else []
             found[p.name] = others[0] if not expected.exists() and len(others) == 1 else expected
     return found
+
+
+def submission_time(nb_path: pathlib.Path):
+    """The UTC time nbgrader's exchange recorded for a submission (submitted/<student>/<a>/timestamp.txt), or None."""
+    from nbgrader.utils import parse_utc
+
+    stamp = nb_path.parent / "timestamp.txt"
+    try:
+        return parse_utc(stamp.read_text().strip()) if stamp.is_file() else None
+    except (ValueError, OverflowError):
+        return None
 
 
 def _digest(*parts: bytes) -> str:
@@ -112,8 +127,11 @@ def run_task(task: dict) -> dict:
 # ---------------------------------------------------------------- the class
 class Grader:
     def __init__(self, assignment: str, workspace: pathlib.Path, limits: sandbox.Limits | None = None,
-                 db_url: str | None = None):
+                 db_url: str | None = None, late_policy: str = "none"):
+        if late_policy not in LATE_POLICIES:
+            raise SystemExit(f"unknown late policy {late_policy!r}; choose one of {', '.join(LATE_POLICIES)}")
         self.assignment = assignment
+        self.late_policy = late_policy
         self.ws = pathlib.Path(workspace).resolve()
         self.limits = limits or sandbox.Limits()
         self.db_url = db_url or f"sqlite:///{self.ws / 'gradebook.db'}"
@@ -124,12 +142,26 @@ class Grader:
         self.points = graded_cells(read(self.source))
         self.results = self.ws / "results" / assignment
         self.results.mkdir(parents=True, exist_ok=True)
+        self.duedate = self._duedate()
+        # the due date and late policy change scores and feedback, so they are part of what a result depends on
         self.version = _digest(self.source.read_bytes(), self.release.read_bytes(),
-                               json.dumps(self.limits.as_dict(), sort_keys=True).encode())
+                               json.dumps(self.limits.as_dict(), sort_keys=True).encode(),
+                               f"{self.duedate}|{late_policy}".encode())
+
+    def _duedate(self):
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(self.db_url) as gb:
+            try:
+                return gb.find_assignment(self.assignment).duedate
+            except MissingEntry:
+                return None
 
     def hidden_paths(self, submissions: pathlib.Path) -> list[str]:
+        from .exchange import DEFAULT_EXCHANGE
+
         paths = ["/tmp", "/root", "/home", "/var/tmp", "/dev/shm", str(self.ws), str(course.SOLUTIONS),
-                 str(course.ROOT / ".git"), str(pathlib.Path(submissions).resolve())]
+                 str(course.ROOT / ".git"), str(pathlib.Path(submissions).resolve()), str(DEFAULT_EXCHANGE)]
         return [p for p in paths if os.path.isdir(p)]
 
     def grade(self, submissions: pathlib.Path, jobs: int | None = None, force: bool = False,
@@ -138,7 +170,8 @@ class Grader:
         todo, done = [], {}
         for student, nb_path in found.items():
             data = nb_path.read_bytes() if nb_path.is_file() else b"<missing>"
-            key = _digest(data, self.version.encode())
+            when = submission_time(nb_path)
+            key = _digest(data, self.version.encode(), str(when).encode())
             cached = self._cached(student, key)
             if cached is not None and not force:
                 done[student] = cached
@@ -158,7 +191,7 @@ class Grader:
         else:
             self._run_local(todo, jobs or os.cpu_count() or 1, finish)
         bar.close()
-        rows = [self._row(student, done[student]) for student in sorted(found)]
+        rows = [self._row(student, done[student], submission_time(found[student])) for student in sorted(found)]
         self.write_csv(rows, self.ws / f"grades-{self.assignment}.csv")
         isolation = sorted({r.get("isolation", "") for r in done.values()} - {""})
         (self.ws / f"summary-{self.assignment}.txt").write_text(summary(rows, len(found) - len(todo), isolation))
@@ -219,21 +252,28 @@ class Grader:
 
     def _record(self, task: dict, result: dict) -> None:
         """Gradebook first, feedback next, result file last: the result file marks the submission as done."""
-        self._to_gradebook(task["student"], result)
+        submitted = pathlib.Path(task["submission"]).parent
+        row = self._row(task["student"], result, submission_time(pathlib.Path(task["submission"])))
+        self._to_gradebook(row)
         executed = pathlib.Path(task["executed"])
         if executed.exists():
-            feedback.write(executed, read(self.source), self._row(task["student"], result),
-                           self.ws / "feedback" / task["student"] / self.assignment / f"{self.assignment}.html")
+            out = self.ws / "feedback" / task["student"] / self.assignment
+            feedback.write(executed, read(self.source), row, out / f"{self.assignment}.html")
+            for name in ("timestamp.txt", "submission_secret.txt"):  # what nbgrader's release_feedback matches on
+                if (submitted / name).is_file():
+                    shutil.copyfile(submitted / name, out / name)
         path = self.results / f"{task['student']}.json"
         tmp = path.with_suffix(".part")
         tmp.write_text(json.dumps({"key": task["key"], "result": result}, sort_keys=True))
         tmp.replace(path)
 
-    def _to_gradebook(self, student: str, result: dict) -> None:
+    def _to_gradebook(self, row: Row) -> None:
         from nbgrader.api import Gradebook, MissingEntry
+        from nbgrader.utils import parse_utc
         from sqlalchemy.exc import SAWarning
 
         warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's add_submission trips it, harmlessly
+        student = row.student
         with Gradebook(self.db_url) as gb:
             gb.update_or_create_student(student)
             try:
@@ -241,20 +281,30 @@ class Grader:
             except MissingEntry:
                 pass
         with Gradebook(self.db_url) as gb:
-            gb.add_submission(self.assignment, student)
-            for gid, points in result.get("cells", {}).items():
+            extra = {"timestamp": parse_utc(row.submitted_at)} if row.submitted_at else {}
+            gb.add_submission(self.assignment, student, **extra)
+            for gid, points in row.cells.items():
                 grade = gb.find_grade(gid, self.assignment, self.assignment, student)
                 grade.auto_score = points
+            gb.find_submission_notebook(self.assignment, self.assignment, student).late_submission_penalty = \
+                row.penalty or None
             gb.db.commit()
 
-    def _row(self, student: str, result: dict) -> Row:
+    def _row(self, student: str, result: dict, submitted_at=None) -> Row:
         cells = {gid: float(result.get("cells", {}).get(gid, 0.0)) for gid in self.points}
         status = result["status"]
         if status == "graded" and result.get("flags"):
             status = "flagged"
         messages = result.get("messages", {})
-        return Row(student, status, sum(cells.values()), float(sum(self.points.values())), cells,
-                   list(result.get("flags", [])), messages.get("", ""), float(result.get("seconds", 0.0)))
+        row = Row(student, status, sum(cells.values()), float(sum(self.points.values())), cells,
+                  list(result.get("flags", [])), messages.get("", ""), float(result.get("seconds", 0.0)))
+        if submitted_at is not None:
+            row.submitted_at = submitted_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+            if self.duedate is not None and submitted_at > self.duedate:
+                row.late_seconds = (submitted_at - self.duedate).total_seconds()
+                if self.late_policy == "zero":
+                    row.penalty, row.score = row.score, 0.0
+        return row
 
     def write_csv(self, rows: list[Row], path: pathlib.Path) -> None:
         write_csv(rows, list(self.points), path)
@@ -265,10 +315,13 @@ def write_csv(rows: list[Row], grade_ids: list[str], path: pathlib.Path) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["student", "status", "score", "max_score", *grade_ids, "flags", "message"])
+        w.writerow(["student", "status", "score", "max_score", *grade_ids, "submitted_at", "late_by_minutes",
+                    "late_penalty", "flags", "message"])
         for r in rows:
             w.writerow([r.student, r.status, f"{r.score:g}", f"{r.max_score:g}",
-                        *[f"{r.cells.get(g, 0.0):g}" for g in grade_ids], "; ".join(r.flags), r.message])
+                        *[f"{r.cells.get(g, 0.0):g}" for g in grade_ids], r.submitted_at,
+                        f"{r.late_seconds / 60:.1f}" if r.late_seconds else "", f"{r.penalty:g}" if r.penalty else "",
+                        "; ".join(r.flags), r.message])
 
 
 def summary(rows: list[Row], reused: int, isolation: list[str]) -> str:
@@ -291,9 +344,10 @@ def _progress(total: int, initial: int, enabled: bool):
 
 def grade(assignment: str, submissions: pathlib.Path, workspace: pathlib.Path, csv_path: pathlib.Path | None = None,
           jobs: int | None = None, force: bool = False, limits: sandbox.Limits | None = None,
-          db_url: str | None = None, dask_scheduler: str | None = None, progress: bool = False) -> list[Row]:
+          db_url: str | None = None, dask_scheduler: str | None = None, progress: bool = False,
+          late_policy: str = "none") -> list[Row]:
     """Grade `submissions` of `assignment` in `workspace`; returns the rows of the grades CSV."""
-    grader = Grader(assignment, workspace, limits, db_url)
+    grader = Grader(assignment, workspace, limits, db_url, late_policy)
     rows = grader.grade(submissions, jobs=jobs, force=force, dask_scheduler=dask_scheduler, progress=progress)
     if csv_path is not None:
         grader.write_csv(rows, pathlib.Path(csv_path))
