@@ -74,6 +74,23 @@ def groupnorm_backward(dout, cache):
     return dx.reshape(N, C, H, W), dgamma, dbeta
 '''
 
+# LayerNorm as BatchNorm of the transposed data (the CS231n trick), gamma and beta applied outside
+LN_VIA_BATCHNORM = '''
+def layernorm_forward(x, gamma, beta, ln_param):
+    eps = ln_param.get("eps", 1e-5)
+    N = x.shape[0]
+    xhat_t, bn_cache = batchnorm_forward(x.T, np.ones(N), np.zeros(N), {"mode": "train", "eps": eps})
+    xhat = xhat_t.T
+    return gamma * xhat + beta, (bn_cache, xhat, gamma)
+'''
+
+LN_VIA_BATCHNORM_BACKWARD = '''
+def layernorm_backward(dout, cache):
+    bn_cache, xhat, gamma = cache
+    dx_t, _, _ = batchnorm_backward_alt((dout * gamma).T, bn_cache)
+    return dx_t.T, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+'''
+
 # the staged backward written with the formulas of Ioffe and Szegedy's paper (dvar, dmu, then dx)
 BWD_PAPER = '''
 def batchnorm_backward(dout, cache):
@@ -148,6 +165,10 @@ WRONG = [
             patch={ALT: [(" - xhat * (g * xhat).sum(axis=0)", "")]},
             fails=("test_batchnorm_backward_alt", "test_batchnorm_in_pytorch"),
             why="drops the term of the variance path"),
+    Variant("bn_alt_scales_dout_in_place",
+            patch={ALT: [("g = dout * gamma  ", "dout *= gamma\n    g = dout  ")]},
+            fails=("test_batchnorm_backward_alt",),
+            why="multiplies the upstream gradient by gamma in place (dout *= gamma), changing the caller's array"),
     # --- LayerNorm
     Variant("ln_statistics_over_batch_axis",
             patch={LN: [("mu = x.mean(axis=1, keepdims=True)", "mu = x.mean(axis=0, keepdims=True)"),
@@ -205,6 +226,8 @@ CORRECT = [
             why="reductions over axes (0, 2, 3) instead of transposing and calling batchnorm_forward"),
     Variant("gn_five_dimensional_view", cells={GN: GN_FIVE_DIM, GN_BWD: GN_FIVE_DIM_BACKWARD},
             why="x viewed as (N, G, C//G, H, W), statistics over axes (2, 3, 4), variance kept in the cache"),
+    Variant("ln_through_batchnorm", cells={LN: LN_VIA_BATCHNORM, LN_BWD: LN_VIA_BATCHNORM_BACKWARD},
+            why="LayerNorm as batchnorm_forward / batchnorm_backward_alt of the transposed data"),
     Variant("ln_staged_backward",
             patch={LN_BWD: [("    dx = (g - g.mean(axis=1, keepdims=True)\n"
                              "          - xhat * (g * xhat).mean(axis=1, keepdims=True)) / std     # (N, D)",
