@@ -8,7 +8,7 @@ ASSIGNMENT ?= ex1_initialization
 SUBMISSIONS ?= submissions/$(ASSIGNMENT)
 WORKSPACE ?= grading
 
-.PHONY: install lab test test-fast release grade exchange-release collect feedback bench clean
+.PHONY: install lab test test-fast check release grade exchange-release collect feedback bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" tests
+
+# students, before submitting: structure against the release + nbgrader validate (NOTEBOOK=path/to/ex.ipynb)
+check: $(STAMP)
+	@test -n "$(NOTEBOOK)" || (echo "usage: make check NOTEBOOK=exercises/ex1_initialization/ex1_initialization.ipynb"; exit 2)
+	$(PY) -m autograder check "$(NOTEBOOK)"
 
 release: $(STAMP)
 	$(PY) -m autograder release

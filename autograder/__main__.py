@@ -1,6 +1,7 @@
 """python -m autograder release [ASSIGNMENT ...]
 python -m autograder grade ASSIGNMENT SUBMISSIONS [--workspace DIR] [--jobs N] [--force] [--db URL] ...
 python -m autograder exchange-release | collect | feedback ASSIGNMENT [--exchange DIR] [--course ID] [--duedate D]
+python -m autograder check NOTEBOOK [--no-validate]   (students: before submitting)
 
 `grade` takes a folder of <student>.ipynb files, nbgrader's submitted/ tree, or a zip of either, and writes
 into the workspace: the gradebook, grades-ASSIGNMENT.csv, feedback/<student>/ASSIGNMENT/ASSIGNMENT.html,
@@ -12,7 +13,7 @@ import argparse
 import pathlib
 import sys
 
-from . import course, exchange, run, sandbox
+from . import check, course, exchange, run, sandbox
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         ex.add_argument("--course", default="initnorm", help="nbgrader's course id (default initnorm)")
         if name == "exchange-release":
             ex.add_argument("--duedate", default=None, help="e.g. '2026-12-01 17:00:00 Europe/Amsterdam'")
+    ck = sub.add_parser("check", help="students: check a notebook before submitting (structure + nbgrader validate)")
+    ck.add_argument("notebook", type=pathlib.Path)
+    ck.add_argument("--no-validate", action="store_true", help="only compare the structure with the release")
     args = parser.parse_args(argv)
+
+    if args.command == "check":
+        return check.main(args.notebook, run_validate=not args.no_validate)
 
     if args.command == "release":
         for a in args.assignments or course.assignments():
