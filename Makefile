@@ -51,8 +51,10 @@ collect: $(STAMP)
 feedback: $(STAMP)
 	$(PY) -m autograder feedback $(ASSIGNMENT) $(EXCHANGE_ARGS)
 
+# grading speed, then lecture execution, widget latency and time to the first test (table -> benchmarks/README.md)
 bench: $(STAMP)
 	$(PY) benchmarks/grading.py
+	$(PY) benchmarks/lectures.py
 
 clean:
 	rm -rf $(WORKSPACE) .pytest_cache
