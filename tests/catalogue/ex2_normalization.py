@@ -133,6 +133,14 @@ WRONG = [
             patch={BN: [("running_mean = (1 - momentum) * running_mean + momentum * mu", "pass")]},
             fails=("test_batchnorm_running_stats", "test_batchnorm_in_pytorch"),
             why="forgets to update running_mean"),
+    Variant("bn_running_stats_written_to_bn_param_only",
+            patch={BN: [("running_mean = (1 - momentum) * running_mean + momentum * mu",
+                         'bn_param["running_mean"] = (1 - momentum) * running_mean + momentum * mu'),
+                        ("running_var = (1 - momentum) * running_var + momentum * var * N / (N - 1)",
+                         'bn_param["running_var"] = (1 - momentum) * running_var + momentum * var * N / (N - 1)')]},
+            fails=("test_batchnorm_running_stats", "test_batchnorm_in_pytorch"),
+            why="stores the new averages in bn_param (CS231n habit), and the skeleton's last lines overwrite them "
+                "with the old local values"),
     # --- test mode
     Variant("bn_test_mode_uses_batch_statistics",
             patch={BN: [("out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta",
