@@ -15,7 +15,7 @@ The sections follow the lecture:
 11. pre-trained weights as an initialization: copying a network's body, a new classifier, freezing;
 12. data pre-processing: centring, scaling, decorrelation, whitening, fitted on the training set only.
 
-Compute functions are cached with functools.lru_cache (their arguments are plain numbers and strings), the
+Compute functions are cached (functools.lru_cache) and run on one torch thread (see _cached), the
 draw_* functions turn them into a matplotlib Figure, and make_*_panel() wraps a draw function with its controls
 in an initnorm.widgets.Panel. Gradients come from autograd; per-layer statistics from initnorm.stats.
 """
@@ -34,6 +34,7 @@ from torch import nn
 
 from .data import Split, correlated_features, digits
 from .models import init_weights_, linear_layers, mlp, residual_mlp, weight_std
+from .normalization import cached, one_thread
 from .plots import new_figure, plot_curves, plot_histograms, plot_layer_profile
 from .stats import LayerStats, layer_stats
 from .train import History, evaluate, train
@@ -44,6 +45,17 @@ from .widgets import Panel
 KEPT_FRACTION = {"linear": 1.0, "relu": 0.5, "leaky_relu": (1 + 0.01 ** 2) / 2}
 COLORS = {"zeros": "tab:gray", "small": "tab:purple", "default": "tab:brown", "xavier": "tab:orange",
           "he": "tab:green", "lsuv": "tab:blue", "lecun": "tab:red", "orthogonal": "tab:cyan"}
+
+
+def _cached(fn):
+    """normalization.cached (functools.lru_cache keyed on the bound arguments, defaults filled in, so f(a) and
+    f(a, b=default) share one entry) around fn run with one torch thread: the models are tiny, and on a shared
+    machine a second thread only adds waiting. The result exposes cache_info() and cache_clear()."""
+    @functools.wraps(fn)
+    def single_threaded(*args, **kwargs):
+        with one_thread():
+            return fn(*args, **kwargs)
+    return cached(single_threaded)
 
 
 def _finish(fig, legend_fontsize: float = 8):
@@ -93,7 +105,7 @@ class SymmetryRun:
     val_acc: float
 
 
-@functools.lru_cache(maxsize=32)
+@_cached
 def symmetry_run(init: str = "constant", activation: str = "sigmoid", hidden: int = 8, steps: int = 150,
                  lr: float = 0.5, seed: int = 0) -> SymmetryRun:
     """Full-batch gradient descent on the digits for a 64 -> hidden -> 10 MLP started from `init`:
@@ -188,23 +200,31 @@ class DeepRun:
     std: np.ndarray                 # (layers,)
 
 
-@functools.lru_cache(maxsize=16)
-def deep_activations(activation: str = "relu", init: str = "xavier", width: int = 4096, layers: int = 6,
-                     batch: int = 16, seed: int = 0) -> DeepRun:
-    """x ~ N(0, 1) of shape (batch, width), then `layers` times x = f(x @ W) with W ~ N(0, deep_std^2).
-
-    The same seed gives the same underlying Gaussian draws for every init, so runs differ only in scale.
-    """
+@_cached
+def deep_runs(activation: str = "relu", width: int = 4096, layers: int = 6, batch: int = 16,
+              seed: int = 0) -> dict[str, DeepRun]:
+    """x ~ N(0, 1) of shape (batch, width), then `layers` times x = f(x @ W) with W ~ N(0, deep_std^2), for every
+    init of DEEP_INITS at once: each layer's Gaussian matrix is drawn once and scaled per init, so the runs differ
+    only in scale (and a 4096 x 4096 matrix is drawn 6 times, not 24)."""
     f = {"tanh": torch.tanh, "relu": torch.relu}[activation]
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, width, generator=gen)
-    std = deep_std(init, width)
-    values = []
+    x0 = torch.randn(batch, width, generator=gen)
+    xs = {init: x0 for init in DEEP_INITS}
+    values: dict[str, list[np.ndarray]] = {init: [] for init in DEEP_INITS}
     for _ in range(layers):
-        w = torch.randn(width, width, generator=gen).mul_(std)  # (width, width)
-        x = f(x @ w)                                             # (batch, width)
-        values.append(x.flatten().numpy().copy())
-    return DeepRun(tuple(values), np.array([v.mean() for v in values]), np.array([v.std() for v in values]))
+        w = torch.randn(width, width, generator=gen)                     # (width, width)
+        for init in DEEP_INITS:
+            xs[init] = f(xs[init] @ w * deep_std(init, width))           # (batch, width)
+            values[init].append(xs[init].flatten().numpy().copy())
+    return {init: DeepRun(tuple(v), np.array([a.mean() for a in v]), np.array([a.std() for a in v]))
+            for init, v in values.items()}
+
+
+def deep_activations(activation: str = "relu", init: str = "xavier", width: int = 4096, layers: int = 6,
+                     batch: int = 16, seed: int = 0) -> DeepRun:
+    """One init's run of deep_runs (computed together with the others, and cached)."""
+    deep_std(init, width)  # rejects unknown inits with a clear message
+    return deep_runs(activation, width, layers, batch, seed)[init]
 
 
 def draw_deep_grid(activation: str = "relu", inits=("xavier", "he"), width: int = 4096):
@@ -273,6 +293,7 @@ class VarianceCheck:
     backward_predicted: float  # n_out * Var[w] * E[(dL/dz)^2]
 
 
+@_cached
 def variance_conditions(n_out: int = 256, w_std: float = 0.1, draws: int = 20, seed: int = 0) -> VarianceCheck:
     """One linear layer z = a W^T on the standardized digits (n_in = 64), with weights ~ N(0, w_std^2) drawn
     `draws` times, and a random upstream gradient dL/dz ~ N(0, 1): both variance formulas, measured."""
@@ -300,7 +321,7 @@ def _explorer_model(depth: int, width: int, activation: str, init: str, scale: f
     return model
 
 
-@functools.lru_cache(maxsize=64)
+@_cached
 def signal_profile(depth: int = 20, width: int = 256, activation: str = "relu", init: str = "xavier",
                    scale: float = 1.0, seed: int = 0) -> list[LayerStats]:
     """Per-layer statistics (activation output and gradient with respect to it) of an MLP at initialization,
@@ -504,7 +525,7 @@ def draw_xavier_examples(seed: int = 0):
     return _finish(fig, legend_fontsize=7)
 
 
-@functools.lru_cache(maxsize=8)
+@_cached
 def fan_mode_profile(mode: str, widths=(32, 64, 128, 256, 512, 1024), seed: int = 0) -> list[LayerStats]:
     """A ReLU MLP whose layers get wider (64 -> 32 -> 64 -> ... -> 1024 -> 10), initialized with
     torch.nn.init.kaiming_normal_(mode='fan_in' or 'fan_out') or, for mode='xavier', xavier_normal_ with ReLU's
@@ -598,7 +619,7 @@ class LsuvProfile:
     steps: tuple[LsuvStep, ...]    # what LSUV did (empty for the other inits)
 
 
-@functools.lru_cache(maxsize=16)
+@_cached
 def lsuv_profile(init: str = "lsuv", activation: str = "relu", depth: int = 30, width: int = 128,
                  seed: int = 0) -> LsuvProfile:
     """An MLP initialized with 'lsuv' (on 256 training digits), 'orthogonal' (gain 1, what LSUV starts from)
@@ -641,7 +662,7 @@ RESIDUAL_VARIANTS = {"he_both": "He (factor 2) on both branch layers",
                      "fixup": "Fixup: last branch layer starts at 0"}
 
 
-@functools.lru_cache(maxsize=8)
+@_cached
 def residual_variances(variant: str = "he", blocks: int = 12, width: int = 256, seed: int = 0) -> np.ndarray:
     """Variance of the residual stream after the stem and after each block x + fc2(relu(fc1(x))), on 512 digits.
 
@@ -695,7 +716,7 @@ def _subset(data: Split, classes, n_train: int | None = None) -> Split:
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
 
 
-@functools.lru_cache(maxsize=4)
+@_cached
 def pretrained_source(epochs: int = 5, seed: int = 0) -> dict[str, torch.Tensor]:
     """The state_dict of a 64-128-128-10 ReLU MLP trained (Adam, lr 1e-3) on the training digits 0-4: a
     stand-in for a downloaded checkpoint."""
@@ -799,7 +820,7 @@ def draw_preprocessing():
 COMPARISON_SCHEMES = ("zeros", "small", "default", "xavier", "he", "lsuv")
 
 
-@functools.lru_cache(maxsize=128)
+@_cached
 def comparison_run(scheme: str, depth: int = 10, activation: str = "relu", epochs: int = 8, lr: float = 0.01,
                    seed: int = 0) -> History:
     """SGD with momentum 0.9 (batches of 64) on the digits for an MLP with `depth` hidden layers of 128 units,
