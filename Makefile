@@ -20,7 +20,14 @@ install: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
-test: $(STAMP)
+# the browser suite (tests/browser) drives Debian's Chromium; install it when it is missing (needs root)
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	test -x $(CHROMIUM) || (DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) || \
+		(echo "install Debian's chromium (as root: apt-get install chromium)"; exit 1)
+
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest tests
 
 test-fast: $(STAMP)
