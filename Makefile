@@ -8,7 +8,7 @@ ASSIGNMENT ?= ex1_initialization
 SUBMISSIONS ?= submissions/$(ASSIGNMENT)
 WORKSPACE ?= grading
 
-.PHONY: install lab test test-fast check release grade exchange-release collect feedback bench clean
+.PHONY: install lab test test-fast check screenshots release grade exchange-release collect feedback bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,6 +37,10 @@ test-fast: $(STAMP)
 check: $(STAMP)
 	@test -n "$(NOTEBOOK)" || (echo "usage: make check NOTEBOOK=exercises/ex1_initialization/ex1_initialization.ipynb"; exit 2)
 	$(PY) -m autograder check "$(NOTEBOOK)"
+
+# a PNG of the main widget of each lecture, as JupyterLab shows it (docs/screenshots/, shown in the README)
+screenshots: $(STAMP) $(CHROMIUM)
+	$(PY) tests/browser/screenshots.py
 
 release: $(STAMP)
 	$(PY) -m autograder release
