@@ -11,13 +11,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives JupyterLab in Chromium (tests/browser)")
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/browser/" in item.nodeid.replace("\\", "/"):
-            item.add_marker(pytest.mark.browser)
-            item.add_marker(pytest.mark.slow)
-
-
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("course"))

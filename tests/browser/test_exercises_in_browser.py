@@ -11,6 +11,7 @@ import pytest
 from autograder import course, nbtools
 from labdriver import Notebook
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ASSIGNMENTS = [a for a in course.assignments() if (course.EXERCISES / a / f"{a}.ipynb").is_file()]
 
 
