@@ -123,12 +123,14 @@ WRONG = [
             fails=("test_cutmix",),
             why="lambda ~ U(0, 1) whatever alpha"),
     Variant("cutmix_partner_patch_from_corner",
-            patch={"cutmix": [("x[perm][:, :, top:bottom, left:right]", "x[perm][:, :, :bottom - top, :right - left]")]},
+            patch={"cutmix": [("x[perm][:, :, top:bottom, left:right]",
+                               "x[perm][:, :, :bottom - top, :right - left]")]},
             fails=("test_cutmix",),
             why="pastes the partner's top-left corner instead of the same region of the partner"),
     # --- EarlyStopping
     Variant("early_stopping_patience_off_by_one",
-            patch={"EarlyStopping": [("return self.bad_steps >= self.patience", "return self.bad_steps > self.patience")]},
+            patch={"EarlyStopping": [("return self.bad_steps >= self.patience",
+                                      "return self.bad_steps > self.patience")]},
             fails=("test_early_stopping",),
             why="stops one epoch late"),
     Variant("early_stopping_min_delta_ignored",
@@ -235,7 +237,9 @@ CORRECT = [
                 "    cut_h, cut_w = int(H * np.sqrt(1 - lam)), int(W * np.sqrt(1 - lam))\n"
                 "    cy, cx = rng.integers(0, H), rng.integers(0, W)\n"
                 "    box = np.zeros((H, W), dtype=bool)\n"
-                "    box[max(cy - cut_h // 2, 0):min(cy + cut_h // 2, H), max(cx - cut_w // 2, 0):min(cx + cut_w // 2, W)] = True\n"
+                "    rows = slice(max(cy - cut_h // 2, 0), min(cy + cut_h // 2, H))\n"
+                "    cols = slice(max(cx - cut_w // 2, 0), min(cx + cut_w // 2, W))\n"
+                "    box[rows, cols] = True\n"
                 "    x_mix = np.where(box, x[perm], x)\n"
                 "    lam_adj = 1 - box.mean()\n"
                 "    return x_mix, lam_adj * y + (1 - lam_adj) * y[perm]\n")},
