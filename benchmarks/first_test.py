@@ -1,5 +1,5 @@
-"""pytest plugin for benchmarks/lectures.py: records when collection ends and when the first test result
-arrives (seconds since BENCH_T0, the moment `make test` was started) into BENCH_FIRST_TEST, then stops pytest.
+"""pytest plugin for benchmarks/lectures.py: records when collection ends, when the first test starts and
+when its result arrives (seconds since BENCH_T0, the moment `make test` was started) into BENCH_FIRST_TEST, then stops pytest.
 
     BENCH_T0=$(date +%s.%N) BENCH_FIRST_TEST=out.txt PYTEST_ADDOPTS="-p benchmarks.first_test" make test
 """
@@ -23,6 +23,12 @@ def _since_start() -> str:
 def pytest_collection_finish(session):
     _marks["collected"] = _since_start()
     _write()
+
+
+def pytest_runtest_logstart(nodeid, location):
+    if "start" not in _marks:
+        _marks["start"] = _since_start()
+        _write()
 
 
 def pytest_runtest_logreport(report):
