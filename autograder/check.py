@@ -160,9 +160,10 @@ def structure(nb, filename: str) -> tuple[str | None, list[Problem]]:
             problems.append(Problem("points", gid, f"The points of {gid!r} were changed from {want} to {got}: the "
                                     f"grader uses the released {want}. Set them back (or copy the cell from {where})."))
         if nbgrader_meta(ref).get("locked") and cell.cell_type == ref.cell_type and cell.source != ref.source:
-            problems.append(Problem("edited", gid, f"The {_kind(ref)} {gid!r} was edited: it is read-only, and the "
-                                    f"grader runs the released version (plus hidden tests), so passing your edited "
-                                    f"copy proves nothing. Copy the cell back from {where}."))
+            why = ("the grader runs the released tests (plus hidden ones), so passing your edited copy proves "
+                   "nothing" if _kind(ref) == "test cell" else "the grader runs the released version, not yours")
+            problems.append(Problem("edited", gid, f"The {_kind(ref)} {gid!r} was edited: it is read-only, and "
+                                    f"{why}. Copy the cell back from {where}."))
     return assignment, problems
 
 
