@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 
 from jupyter_client.manager import AsyncKernelManager
@@ -101,26 +102,56 @@ def isolation_for_slot(slot: int, hide: list[str]) -> Isolation:
     return iso if probed.uid is not None else probed
 
 
-def kill_user_processes(uid: int | None) -> None:
-    """SIGKILL every process of a slot user (what a fork bomb or a stray child leaves behind)."""
+def _processes_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except FileNotFoundError:
+                continue
+    return pids
+
+
+def kill_user_processes(uid: int | None, patience: float = 10.0) -> list[int]:
+    """SIGKILL every process of a slot user (what a fork bomb or a stray child leaves behind) and wait until
+    they are gone: a killed process counts against the next kernel's process limit until it has been reaped.
+    Returns the processes still there after `patience` seconds (normally none)."""
     if uid is None or uid == os.getuid():
-        return
-    for _ in range(3):
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if os.stat(f"/proc/{entry}").st_uid == uid:
-                        pids.append(int(entry))
-                except FileNotFoundError:
-                    continue
-        if not pids:
-            return
+        return []
+    deadline = time.monotonic() + patience
+    while True:
+        pids = _processes_of(uid)
+        if not pids or time.monotonic() > deadline:
+            return pids
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        time.sleep(0.05)
+        _reap_orphans()
+
+
+def become_subreaper() -> None:
+    """Orphans of the kernel (a fork bomb's children) get re-parented to this process instead of PID 1, which
+    in a container may never reap them; kill_user_processes reaps them. Linux only; elsewhere nothing."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap_orphans() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 class JailedKernelManager(AsyncKernelManager):

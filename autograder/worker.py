@@ -62,6 +62,7 @@ def grade_one(task: dict) -> dict:
     source = read_notebook(pathlib.Path(task["source"]))
     nb, flags = assemble(source, read_notebook(pathlib.Path(task["release"])), submission)
     flags = list(task.get("flags", [])) + flags
+    sandbox.become_subreaper()
     iso = sandbox.Isolation(**task["isolation"]) if task.get("isolation") else \
         sandbox.isolation_for_slot(task["slot"], task["hide"])
     result["isolation"] = iso.describe()

@@ -229,8 +229,14 @@ def hostile_corpus(ws: pathlib.Path) -> dict[str, tuple[object, str, str]]:
     secrets = [ws / "gradebook.db", SOURCE, ws / "results", pathlib.Path("/root")]
     peek = "\n".join(f"try:\n    open({str(p)!r}, 'rb').read(1); print('LEAK {p}')\nexcept Exception: pass"
                      for p in secrets if p.suffix)
-    peek += f"\nimport os\nfor d in ({str(ws)!r}, {str(course.SOLUTIONS)!r}, '/root'):\n" \
-            "    try:\n        print('LEAK' if os.listdir(d) else 'empty')\n    except Exception: pass"
+    # a listing may show only the way to what the kernel needs (Python under /root/.pyenv, the course's code)
+    dirs = {d: sorted({pathlib.Path(e).relative_to(d).parts[0] for e in sandbox.EXPOSE
+                       if e.startswith(d.rstrip("/") + "/")})
+            for d in (str(ws), str(course.SOLUTIONS), "/root")}
+    peek += f"\nimport os\nfor d, needed in {dirs!r}.items():\n" \
+            "    try:\n        extra = sorted(set(os.listdir(d)) - set(needed))\n" \
+            "        print(f'LEAK {d}: {extra}' if extra else 'nothing to see')\n" \
+            "    except OSError: print('nothing to see')  # not there at all"
     write_out = "\n".join(f"try:\n    open({str(p)!r}, 'w').write('x')\nexcept Exception: pass" for p in OUTSIDE)
     patch = ("import numpy, math, torch, builtins\nnumpy.allclose = lambda *a, **k: True\n"
              "numpy.isclose = lambda *a, **k: True\nmath.isclose = lambda *a, **k: True\n"
@@ -324,9 +330,12 @@ def test_hostile_submissions_each_get_their_status_and_nothing_aborts_the_batch(
     assert "output truncated" in rows["h13_two_million_lines"].flags
     assert any("renamed" in f for f in rows["h26_wrong_notebook_name"].flags)
     assert rows["h15_fork_bomb"].status in ("graded", "flagged", "kernel died", "cell timeout")
-    executed = (ws / "autograded" / "h19_read_secrets" / A / f"{A}.ipynb").read_text()
+    executed = nbformat.read(ws / "autograded" / "h19_read_secrets" / A / f"{A}.ipynb", as_version=4)
+    printed = "".join(out.get("text", "") for cell in executed.cells if cell.cell_type == "code"
+                      for out in cell.outputs)
     if os.geteuid() == 0:  # with isolation: nothing was readable
-        assert "LEAK" not in executed
+        assert "LEAK" not in printed
+        assert printed.count("nothing to see") == 3, "the listing cell did not run in the jail"
         assert not any(p.exists() for p in OUTSIDE), [p for p in OUTSIDE if p.exists()]
         leftovers = [pid for pid in os.listdir("/proc") if pid.isdigit() and
                      _owner(pid).startswith(sandbox.USER_PREFIX)]
