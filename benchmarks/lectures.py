@@ -2,9 +2,9 @@
 
 - the execution of each lecture notebook, top to bottom (target: at most 45 s);
 - the latency of each widget's update: the panel's own callback (what a slider move or the Run button calls)
-  plus rendering the figure to PNG as the notebook's inline backend does, always to a combination of values
-  not seen before (so its results are not cached yet; what the lecture computed once, e.g. the data, stays
-  warm, as in the student's kernel). Widgets that do not train: median of such moves (target: at most
+  plus rendering the figure to PNG as the panel does for its output (Panel.render), always to a combination
+  of values not seen before (so its results are not cached yet; what the lecture computed once, e.g. the
+  data, stays warm, as in the student's kernel). Widgets that do not train: median of such moves (target: at most
   200 ms); moves back to a value already seen (cached) are reported too. Widgets that train (a Run button):
   median of such runs (target: at most 3 s, with the progress bar moving);
 - the time from starting `make test` to the first test result (the install stamp check, chromium check,
@@ -117,12 +117,11 @@ def moves(panel, per_control: int) -> list[tuple[str, object]]:
     return out
 
 
-def render(fig) -> None:
-    """What the inline backend does with the figure the panel hands to its Output widget."""
+def render(panel, fig) -> None:
+    """What the panel hands to its Output widget: the figure as PNG (Panel.render, as in the notebook)."""
     import matplotlib.pyplot as plt
-    from IPython.core.pylabtools import print_figure
 
-    print_figure(fig, "png", bbox_inches="tight")
+    panel.render(fig)
     plt.close(fig)
 
 
@@ -133,7 +132,7 @@ class Timings(list):
         wall, cpu = time.perf_counter(), time.process_time()
         fig = panel.update(**values)
         png = time.perf_counter()
-        render(fig)
+        render(panel, fig)
         end = time.perf_counter()
         self.append((end - wall, time.process_time() - cpu, end - png))
 
@@ -158,7 +157,7 @@ def round_robin(pairs: list[tuple[str, object]]) -> list[tuple[str, object]]:
 
 def measure_panel(path: pathlib.Path, name: str, kwargs: dict, repeats: int, runs: int) -> dict:
     panel = factory(path, name)(**kwargs)
-    render(panel.update())  # the panel as the lecture first shows it (also warms imports and the data)
+    render(panel, panel.update())  # the panel as the lecture first shows it (also warms imports and the data)
     row = {"lecture": path.stem, "widget": panel.title or name, "trains": panel.run_button}
     if panel.run_button:
         fractions: list[float] = []

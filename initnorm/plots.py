@@ -21,9 +21,10 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float
 
 def plot_layer_profile(runs: dict[str, list[LayerStats]], fig=None):
     """Two panels: activation std and gradient std per layer (log scale), one line per run."""
-    if fig is None:
+    own = fig is None
+    if own:
         fig, axes = new_figure(2)
-    else:
+    else:  # the caller lays out its own figure (tight_layout is the slowest step of a widget's redraw)
         axes = fig.axes
     for label, stats in runs.items():
         layers = np.arange(1, len(stats) + 1)
@@ -39,7 +40,8 @@ def plot_layer_profile(runs: dict[str, list[LayerStats]], fig=None):
     axes[0].legend(fontsize=8)
     axes[0].set_title("forward: activations")
     axes[1].set_title("backward: gradients w.r.t. activations")
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig
 
 

@@ -10,16 +10,19 @@ panel's progress bar. Set the environment variable INITNORM_FIGDIR to save every
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 from typing import Callable
 
 import ipywidgets as W
 from IPython import get_ipython
-from IPython.display import display
+from IPython.display import Image, display
 
 
 class Panel:
+    dpi = 80  # screen resolution of the widget figures (the figures are sized in inches for it)
+
     def __init__(self, draw: Callable, controls: dict[str, W.ValueWidget], run_button: bool = False,
                  title: str = ""):
         self.draw = draw
@@ -72,8 +75,17 @@ class Panel:
         # timeout. Setting the outputs from the kernel side sends nothing there; the student sees the same.
         if get_ipython() is not None:  # under plain Python there is no front end to show it
             self.output.outputs = ()
-            self.output.append_display_data(fig)
+            self.output.append_display_data(Image(self.render(fig), format="png"))
         return fig
+
+    def render(self, fig) -> bytes:
+        """The figure as PNG bytes, as the student sees it. One drawing pass at a fixed resolution: the inline
+        backend's bbox_inches='tight' would draw every figure twice (the figures are laid out already)."""
+        if not hasattr(fig, "savefig"):
+            raise TypeError(f"the drawing function returned {type(fig).__name__}, not a matplotlib Figure")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=self.dpi)
+        return buf.getvalue()
 
     def _save(self, fig, kwargs) -> None:
         figdir = os.environ.get("INITNORM_FIGDIR")
@@ -82,7 +94,7 @@ class Panel:
         os.makedirs(figdir, exist_ok=True)
         tag = "_".join(f"{k}-{v}" for k, v in kwargs.items() if k != "progress")
         name = re.sub(r"[^A-Za-z0-9_.=-]+", "", f"{self.title or self.draw.__name__}_{tag}")[:150]
-        fig.savefig(os.path.join(figdir, name + ".png"), dpi=80)
+        fig.savefig(os.path.join(figdir, name + ".png"), dpi=self.dpi)
 
     @property
     def widget(self) -> W.VBox:

@@ -196,7 +196,8 @@ def test_variance_conditions_hold_on_real_data():
 def test_signal_profile_matches_a_manual_forward_and_backward_pass():
     stats = ini.signal_profile(6, 64, "tanh", "xavier", 1.5)
     model = ini._explorer_model(6, 64, "tanh", "xavier", 1.5, 0)
-    x, y = inn.digits(seed=0).x_train[:512], inn.digits(seed=0).y_train[:512]
+    n = ini.SIGNAL_BATCH
+    x, y = inn.digits(seed=0).x_train[:n], inn.digits(seed=0).y_train[:n]
     outs, h = [], x
     for layer in model:
         h = layer(h)
