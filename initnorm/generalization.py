@@ -476,9 +476,10 @@ def make_dropout_panel(p: float = 0.5, weight_decay: float = 0.0) -> Panel:
     """Widget: drop rate and weight decay vs the train/validation gap (Run trains; results are cached)."""
     controls = {
         "p": W.SelectionSlider(options=list(DROP_RATES), value=p, description="drop p"),
-        "weight_decay": W.Dropdown(options=list(WEIGHT_DECAYS), value=weight_decay, description="weight decay"),
+        "weight_decay": W.Dropdown(options=list(WEIGHT_DECAYS), value=weight_decay, description="weight decay",
+                                   style={"description_width": "initial"}),
     }
-    return Panel(draw_dropout, controls, run_button=True, title="dropout_gap")
+    return Panel(draw_dropout, controls, run_button=True, title="Dropout and weight decay vs the train/validation gap")
 
 
 @_one_thread
@@ -743,7 +744,7 @@ def make_stochastic_depth_panel(last_survival: float = 0.5) -> Panel:
     """Widget: stochastic depth with a chosen final survival probability vs all blocks (Run trains)."""
     controls = {"last_survival": W.SelectionSlider(options=[0.9, 0.7, 0.5, 0.3, 0.2], value=last_survival,
                                                    description="p_L")}
-    return Panel(draw_stochastic_depth, controls, run_button=True, title="stochastic_depth")
+    return Panel(draw_stochastic_depth, controls, run_button=True, title="Stochastic depth on a small residual net")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -800,7 +801,8 @@ def make_augmentation_gallery_panel(augmentation: str = "shift") -> Panel:
     controls = {"augmentation": W.Dropdown(options=list(GALLERY_AUGMENTATIONS), value=augmentation,
                                            description="augmentation"),
                 "draw_seed": W.IntSlider(value=0, min=0, max=20, description="new draw")}
-    return Panel(draw_augmentation_gallery, controls, title="augmentation_gallery")
+    return Panel(draw_augmentation_gallery, controls,
+                 title="Augmentation gallery: what each transformation does to a digit")
 
 
 AUG_EPOCHS = EPOCHS
@@ -855,7 +857,8 @@ def make_augmentation_panel(augmentation: str = "shift", label_noise: float = LA
     controls = {"augmentation": W.Dropdown(options=list(TRAIN_AUGMENTATIONS[1:]), value=augmentation,
                                            description="augmentation"),
                 "label_noise": W.Dropdown(options=[0.0, LABEL_NOISE], value=label_noise, description="label noise")}
-    return Panel(draw_augmentation, controls, run_button=True, title="augmentation_training")
+    return Panel(draw_augmentation, controls, run_button=True,
+                 title="Training with an augmentation: validation accuracy")
 
 
 @_one_thread
@@ -998,7 +1001,8 @@ def draw_mixing(lam: float = 0.7, pair: int = 3, box: str = "centre"):
     axes[3].add_patch(_gid(Rectangle((left - 0.5, top - 0.5), bw, bh, fill=False, ec="tab:red", lw=2), "box"))
     fig.suptitle(f"lambda = {lam:.2f}. Mixup weights b by 1 - lambda = {1 - lam:.2f}; CutMix asks for that share "
                  f"of b's pixels and gets a whole-pixel box: {pasted:.3f}", fontsize=10)
-    fig.tight_layout()
+    # fixed margins: tight_layout measures every label, most of a redraw's time
+    fig.subplots_adjust(left=0.05, right=0.985, bottom=0.08, top=0.83, wspace=0.22, hspace=0.25)
     return fig
 
 
@@ -1007,7 +1011,7 @@ def make_mixing_panel(lam: float = 0.7, pair: int = 3, box: str = "centre") -> P
     controls = {"lam": W.FloatSlider(value=lam, min=0.0, max=1.0, step=0.05, description="lambda"),
                 "pair": W.IntSlider(value=pair, min=0, max=9, description="pair"),
                 "box": W.Dropdown(options=list(BOX_POSITIONS), value=box, description="CutMix box")}
-    return Panel(draw_mixing, controls, title="mixup_cutmix")
+    return Panel(draw_mixing, controls, title="Mixup and CutMix: mixed images and their mixed labels")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1108,7 +1112,8 @@ def make_early_stopping_panel(patience: int = 5, min_delta: float = 0.0) -> Pane
     controls = {"patience": W.IntSlider(value=patience, min=1, max=30, description="patience"),
                 "min_delta": W.SelectionSlider(options=[0.0, 0.001, 0.003, 0.01, 0.03], value=min_delta,
                                                description="min_delta")}
-    return Panel(draw_early_stopping, controls, run_button=True, title="early_stopping")
+    return Panel(draw_early_stopping, controls, run_button=True,
+                 title="Early stopping: patience, min_delta and the restored checkpoint")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1311,4 +1316,5 @@ def make_normalization_panel(batch_size: int = BATCH) -> Panel:
     """Widget: generalization gap with and without normalization at a chosen batch size (Run trains)."""
     controls = {"batch_size": W.SelectionSlider(options=[8, 16, 32, 64, 128], value=batch_size,
                                                 description="batch size")}
-    return Panel(draw_normalization, controls, run_button=True, title="normalization_gap")
+    return Panel(draw_normalization, controls, run_button=True,
+                 title="The generalization gap with and without normalization")
