@@ -152,6 +152,13 @@ WRONG = [
                                    "                var = model(x).var().item()")]},
             fails=("test_lsuv_init_",),
             why="measures the variance of the network's output instead of the current layer's output"),
+    Variant("lsuv_via_course_helper",
+            cells={"lsuv_init_": ("def lsuv_init_(model, x, tol=0.05, max_iter=10, generator=None):\n"
+                                  "    from initnorm.initialization import lsuv\n"
+                                  "    lsuv(model, x, tol=tol, max_iter=max_iter, generator=generator)\n"
+                                  "    return model\n")},
+            fails=("test_lsuv_init_",),
+            why="hands the work to the lecture's own LSUV in the course package (the tripwire fires)"),
 ]
 
 CORRECT = [
