@@ -30,6 +30,7 @@ import ipywidgets as W
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from .data import Split, correlated_features, digits
@@ -376,6 +377,9 @@ def draw_signal_explorer(depth: int = 20, width: int = 256, activation: str = "r
     plot_histograms(shown, axes[2], "values")
     plot_histograms(shown, axes[3], "grads")
     axes[2].set_title("activation histograms (exact zeros left out)")
+    for ax in axes[2:]:  # tiny gradients: a power of ten beside the axis, not 0.00075 on every tick
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+        ax.xaxis.set_major_locator(MaxNLocator(6))
     for ax in axes[:2]:  # at least two decades, so that a flat profile looks flat
         lo, hi = ax.get_ylim()
         if hi / lo < 100:
