@@ -100,6 +100,7 @@ def run_task(task: dict) -> dict:
 
         name = str(get_worker().name)
         task["slot"] = 100 + (int(name) if name.isdigit() else int(hashlib.sha1(name.encode()).hexdigest(), 16) % 800)
+    task["parent_pid"] = os.getpid()  # the worker dies with this process (sandbox.die_with_parent)
     task_file = pathlib.Path(task["task_file"])
     task_file.parent.mkdir(parents=True, exist_ok=True)
     task_file.write_text(json.dumps(task))
@@ -157,6 +158,10 @@ class Grader:
             except MissingEntry:
                 return None
 
+    @property
+    def scratch_root(self) -> str:
+        return "/var/lib/initnorm-grader" if os.geteuid() == 0 else str(self.ws / "scratch")
+
     def hidden_paths(self, submissions: pathlib.Path) -> list[str]:
         from .exchange import DEFAULT_EXCHANGE
 
@@ -189,7 +194,8 @@ class Grader:
         if dask_scheduler:
             self._run_dask(todo, dask_scheduler, finish)
         else:
-            self._run_local(todo, jobs or os.cpu_count() or 1, finish)
+            with sandbox.slot_users_lock(self.scratch_root):
+                self._run_local(todo, jobs or os.cpu_count() or 1, finish)
         bar.close()
         rows = [self._row(student, done[student], submission_time(found[student])) for student in sorted(found)]
         self.write_csv(rows, self.ws / f"grades-{self.assignment}.csv")
@@ -240,7 +246,7 @@ class Grader:
                 "release": str(self.release), "key": key, "slot": None,
                 "executed": str(self.ws / "autograded" / student / self.assignment / f"{self.assignment}.ipynb"),
                 "task_file": str(self.ws / "tasks" / self.assignment / f"{student}.json"),
-                "scratch_root": "/var/lib/initnorm-grader" if os.geteuid() == 0 else str(self.ws / "scratch"),
+                "scratch_root": self.scratch_root,
                 "hide": self.hidden_paths(submissions), "limits": self.limits.as_dict()}
 
     def _cached(self, student: str, key: str) -> dict | None:

@@ -7,6 +7,8 @@ with the resource limits only, and `Isolation.describe()` says so.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pathlib
 import pwd
@@ -114,10 +116,12 @@ def _processes_of(uid: int) -> list[int]:
     return pids
 
 
-def kill_user_processes(uid: int | None, patience: float = 10.0) -> list[int]:
+def kill_user_processes(uid: int | None, patience: float = 10.0, reap: bool = False) -> list[int]:
     """SIGKILL every process of a slot user (what a fork bomb or a stray child leaves behind) and wait until
     they are gone: a killed process counts against the next kernel's process limit until it has been reaped.
-    Returns the processes still there after `patience` seconds (normally none)."""
+    reap=True (in a worker made subreaper) also reaps them; the grader's main process must not (waitpid(-1)
+    there would take the exit status of other workers). Returns the processes still there after `patience`
+    seconds (normally none)."""
     if uid is None or uid == os.getuid():
         return []
     deadline = time.monotonic() + patience
@@ -131,7 +135,8 @@ def kill_user_processes(uid: int | None, patience: float = 10.0) -> list[int]:
             except ProcessLookupError:
                 pass
         time.sleep(0.05)
-        _reap_orphans()
+        if reap:
+            _reap_orphans()
 
 
 def become_subreaper() -> None:
@@ -142,6 +147,36 @@ def become_subreaper() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         pass
+
+
+def die_with_parent(parent_pid: int | None) -> bool:
+    """Have the kernel SIGKILL this process when its parent dies (Linux), so that a grading run killed half way
+    leaves no worker behind that would go on grading, and then clean up, as a slot user a new run uses too.
+    False when the parent is already gone."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    return parent_pid is None or os.getppid() == parent_pid
+
+
+@contextlib.contextmanager
+def slot_users_lock(scratch_root: str):
+    """One local grading run at a time per machine when grading runs as root: the slot users
+    (initnorm-grader-N) are shared, and each submission ends by killing its slot user's processes."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.makedirs(scratch_root, exist_ok=True)
+    with open(os.path.join(scratch_root, "run.lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another grading run on this machine to finish (lock {lock.name})",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _reap_orphans() -> None:

@@ -81,7 +81,7 @@ def grade_one(task: dict) -> dict:
         result["status"] = "execution error"
         result["messages"][""] = f"{type(exc).__name__}: {str(exc)[:300]}"
     finally:
-        sandbox.kill_user_processes(iso.uid)
+        sandbox.kill_user_processes(iso.uid, reap=True)
     executed, patched = strip_guards(nb)
     cells, messages = score(executed, source)
     if patched:
@@ -98,6 +98,8 @@ def grade_one(task: dict) -> dict:
 
 def main(argv: list[str]) -> int:
     task = json.loads(pathlib.Path(argv[0]).read_text())
+    if not sandbox.die_with_parent(task.get("parent_pid")):
+        return 1  # the grading run that started this worker is gone: nobody would read the result
     result = grade_one(task)
     tmp = pathlib.Path(argv[1] + ".part")
     tmp.write_text(json.dumps(result))
