@@ -139,25 +139,26 @@ def kill_user_processes(uid: int | None, patience: float = 10.0, reap: bool = Fa
             _reap_orphans()
 
 
+def _prctl(option: int, value: int) -> None:
+    """Linux's prctl(2) on this process; elsewhere nothing."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def become_subreaper() -> None:
     """Orphans of the kernel (a fork bomb's children) get re-parented to this process instead of PID 1, which
     in a container may never reap them; kill_user_processes reaps them. Linux only; elsewhere nothing."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
 def die_with_parent(parent_pid: int | None) -> bool:
     """Have the kernel SIGKILL this process when its parent dies (Linux), so that a grading run killed half way
     leaves no worker behind that would go on grading, and then clean up, as a slot user a new run uses too.
     False when the parent is already gone."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     return parent_pid is None or os.getppid() == parent_pid
 
 
