@@ -771,11 +771,11 @@ def augment_examples(augmentation: str, draws: int = 3, seed: int = 0) -> tuple[
     return x, [fn(x, gen) for _ in range(draws)]
 
 
-def draw_augmentation_gallery(augmentation: str = "shift", draw_seed: int = 0):
+def draw_augmentation_gallery(augmentation: str = "shift", draw_seed: int = 0, fig=None):
     """One clean digit per class (top row) and three random draws of the chosen augmentation."""
     x, outs = augment_examples(augmentation, draws=3, seed=draw_seed)
     # one axes holding all 40 images side by side (40 separate axes would take most of a redraw's time)
-    fig, (ax,) = new_figure(1, width=9.5, height=4.4)
+    fig, (ax,) = new_figure(1, width=9.5, height=4.4, reuse=fig)
     size, gap = x.shape[-1], 1
     for r, batch in enumerate([x] + outs):
         for c in range(10):
@@ -972,7 +972,7 @@ def mixing_pair(pair: int = 3):
     return x[pair, 0], x[j, 0], int(y[pair]), int(y[j])
 
 
-def draw_mixing(lam: float = 0.7, pair: int = 3, box: str = "centre"):
+def draw_mixing(lam: float = 0.7, pair: int = 3, box: str = "centre", fig=None):
     """Two digits, their mixup and their CutMix for mixing weight lam, with the label vectors as bars.
     The CutMix box has side round(8 sqrt(1 - lam)); its label weight is the pasted area, which differs
     from lam by rounding on an 8x8 image."""
@@ -985,7 +985,7 @@ def draw_mixing(lam: float = 0.7, pair: int = 3, box: str = "centre"):
     labels = [ta, tb, _mix_pair(ta, tb, lam), (1 - pasted) * ta + pasted * tb]
     titles = [f"a (class {ya})", f"b (class {yb})", f"mixup: {lam:.2f} a + {1 - lam:.2f} b",
               f"CutMix: {bh}x{bw} box from b\n= {bh * bw}/64 px -> weight {pasted:.3f}"]
-    fig, axes = new_figure(4, 2, width=2.7, height=2.5)
+    fig, axes = new_figure(4, 2, width=2.7, height=2.5, reuse=fig)
     for k, (img, tag) in enumerate(zip([a, b, mixed, cut], ["a", "b", "mixup", "cutmix"])):
         ax = axes[k]
         ax.imshow(img.numpy(), cmap="gray_r", vmin=0, vmax=1).set_gid(f"img_{tag}")

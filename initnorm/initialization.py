@@ -34,7 +34,7 @@ from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from .data import Split, correlated_features, digits
-from .models import init_weights_, linear_layers, mlp, residual_mlp, weight_std
+from .models import GAINS, _activation, init_weights_, linear_layers, mlp, residual_mlp, weight_std
 from .normalization import cached, one_thread
 from .plots import new_figure, plot_curves, plot_histograms, plot_layer_profile
 from .stats import LayerStats, layer_stats
@@ -144,11 +144,11 @@ def _mosaic(maps: np.ndarray, cols: int) -> np.ndarray:
     return out
 
 
-def draw_symmetry(init: str = "constant", activation: str = "sigmoid", pixel: int = 36):
+def draw_symmetry(init: str = "constant", activation: str = "sigmoid", pixel: int = 36, fig=None):
     """Left: the weight from one pixel into each hidden unit over training; middle: every hidden unit's 64
     incoming weights after training, as 8x8 images; right: the training loss of this start and of a random one."""
     run = symmetry_run(init, activation)
-    fig, axes = new_figure(3, width=4.6, height=3.6)
+    fig, axes = new_figure(3, width=4.6, height=3.6, reuse=fig)
     steps = np.arange(len(run.weights))
     for i in range(run.weights.shape[1]):
         axes[0].plot(steps, run.weights[:, i, pixel], lw=2.5 - 0.25 * i, alpha=0.75)
@@ -242,10 +242,10 @@ def deep_activations(activation: str = "relu", init: str = "xavier", width: int 
     return deep_runs(activation, width, layers, batch, seed)[init]
 
 
-def draw_deep_grid(activation: str = "relu", inits=("xavier", "he"), width: int = 4096):
+def draw_deep_grid(activation: str = "relu", inits=("xavier", "he"), width: int = 4096, fig=None):
     """One row of per-layer activation histograms per init, all on one x-range per row (so a shrinking
     distribution shows as a narrowing spike). ReLU's exact zeros (half of the values) are left out."""
-    fig, axes = new_figure(6, len(inits), width=2.3, height=2.3)
+    fig, axes = new_figure(6, len(inits), width=2.3, height=2.3, reuse=fig)
     axes = axes.reshape(len(inits), 6)
     for row, init in zip(axes, inits):
         run = deep_activations(activation, init, width)
@@ -261,12 +261,15 @@ def draw_deep_grid(activation: str = "relu", inits=("xavier", "he"), width: int 
         row[0].set_ylabel(DEEP_INITS[init], fontsize=9)
     zeros = "; ReLU's exact zeros not drawn" if activation == "relu" else ""
     fig.suptitle(f"{activation}, dims = [{width}] * 7, input N(0, 1){zeros}", fontsize=10)
-    fig.tight_layout()
+    # fixed margins in inches (tight_layout would measure every label, and start from the previous layout)
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.025, right=0.99, bottom=0.3 / height, top=1 - 0.75 / height, wspace=0.1,
+                        hspace=0.55)
     return fig
 
 
-def draw_deep_histograms(activation: str = "relu", init: str = "xavier", width: int = 4096):
-    return draw_deep_grid(activation, (init,), width)
+def draw_deep_histograms(activation: str = "relu", init: str = "xavier", width: int = 4096, fig=None):
+    return draw_deep_grid(activation, (init,), width, fig=fig)
 
 
 def make_collapse_panel(activation: str = "relu", init: str = "xavier") -> Panel:
@@ -328,13 +331,71 @@ def variance_conditions(n_out: int = 256, w_std: float = 0.1, draws: int = 20, s
                          torch.cat(grads).var().item(), n_out * w_std ** 2 * 1.0)
 
 
+# what each of the explorer's inits draws before scaling: N(0, 1), an orthogonal matrix, or U(-1, 1)
+EXPLORER_DRAWS = {"small": "normal", "lecun": "normal", "xavier": "normal", "he": "normal",
+                  "orthogonal": "orthogonal", "default": "uniform"}
+
+
+class _UnitDraws:
+    """The explorer's weights and biases before scaling, for one (width, kind, seed): hidden layers drawn in order
+    from one generator and kept, the output layer from a generator of its own. Every init of a kind is a multiple of
+    the same draws (normal: std x N(0, 1); orthogonal: gain x Q; PyTorch's default: 1/sqrt(fan_in) x U(-1, 1)), so
+    a move of the init within a kind, of the activation, of the scale or of the depth draws nothing new (a deeper
+    net only adds layers). Drawing is most of the cost of building a 50 x 512 net: 50 QR decompositions for
+    orthogonal weights."""
+
+    def __init__(self, width: int, kind: str, seed: int):
+        self.width, self.kind = width, kind
+        self.generator = torch.Generator().manual_seed(seed)
+        self.layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.head = self._draw(10, width, torch.Generator().manual_seed(seed + 7919))
+
+    def _draw(self, fan_out: int, fan_in: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.kind == "orthogonal":
+            w = nn.init.orthogonal_(torch.empty(fan_out, fan_in), generator=gen)
+        elif self.kind == "uniform":
+            w = torch.rand(fan_out, fan_in, generator=gen) * 2 - 1
+        else:
+            w = torch.randn(fan_out, fan_in, generator=gen)
+        b = torch.rand(fan_out, generator=gen) * 2 - 1 if self.kind == "uniform" else torch.zeros(fan_out)
+        return w, b
+
+    def hidden(self, depth: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        while len(self.layers) < depth:
+            self.layers.append(self._draw(self.width, self.width if self.layers else 64, self.generator))
+        return self.layers[:depth]
+
+
+@functools.lru_cache(maxsize=4)  # a 50 x 512 net's draws take 50 MB
+def _unit_draws(width: int, kind: str, seed: int) -> _UnitDraws:
+    return _UnitDraws(width, kind, seed)
+
+
+def _scaled_linear(w: torch.Tensor, b: torch.Tensor, init: str, activation: str, scale: float) -> nn.Linear:
+    fan_out, fan_in = w.shape
+    if init == "default":  # nn.Linear's own: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        w_factor = b_factor = 1 / math.sqrt(fan_in)
+    else:
+        w_factor, b_factor = (GAINS[activation] if init == "orthogonal" else weight_std(init, fan_in, fan_out)), 0.0
+    layer = nn.Linear(fan_in, fan_out, device="meta")  # no default initialization drawn only to be overwritten
+    layer.weight = nn.Parameter(w * (w_factor * scale))
+    layer.bias = nn.Parameter(b * b_factor)
+    return layer
+
+
 def _explorer_model(depth: int, width: int, activation: str, init: str, scale: float, seed: int) -> nn.Module:
-    model = mlp(64, 10, depth, width, activation=activation, init=init, scale=scale, seed=seed)
-    if init == "default" and scale != 1.0:  # init_weights_ leaves PyTorch's own draws alone: scale them here
-        with torch.no_grad():
-            for layer in linear_layers(model):
-                layer.weight.mul_(scale)
-    return model
+    """[Linear -> activation] * depth -> Linear (the layout of models.mlp) with weights `init` x `scale`; biases zero
+    except for PyTorch's default init, which draws them too (unscaled)."""
+    if init not in EXPLORER_DRAWS:
+        raise ValueError(f"init must be one of {sorted(EXPLORER_DRAWS)}, got {init!r}")
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    draws = _unit_draws(width, EXPLORER_DRAWS[init], seed)
+    layers: list[nn.Module] = []
+    for w, b in draws.hidden(depth):
+        layers += [_scaled_linear(w, b, init, activation, scale), _activation(activation)]
+    layers.append(_scaled_linear(*draws.head, init, activation, scale))
+    return nn.Sequential(*layers)
 
 
 SIGNAL_BATCH = 256  # 65,536 values per layer at width 256: stds to well under 1 %, and a slider move stays quick
@@ -345,10 +406,12 @@ def signal_profile(depth: int = 20, width: int = 256, activation: str = "relu", 
                    scale: float = 1.0, seed: int = 0) -> list[LayerStats]:
     """Per-layer statistics (activation output and gradient with respect to it) of an MLP at initialization,
     on one batch of SIGNAL_BATCH digits with the cross-entropy loss."""
-    model = _explorer_model(depth, width, activation, init, scale, seed)
+    model = _explorer_model(depth, width, activation, init, scale, seed).requires_grad_(False)
     x, y = _probe(SIGNAL_BATCH)
     types = (nn.Identity,) if activation == "linear" else tuple({type(m) for m in model[1::2]})
-    return layer_stats(model, x, y, types=types)
+    # gradients with respect to the activations only: the input asks for one, the frozen weights do not (their
+    # gradients would double the backward pass and are not shown)
+    return layer_stats(model, x.clone().requires_grad_(), y, types=types)
 
 
 def predicted_factor(width: int, activation: str, init: str, scale: float = 1.0) -> float | None:
@@ -361,10 +424,10 @@ def predicted_factor(width: int, activation: str, init: str, scale: float = 1.0)
 
 
 def draw_signal_explorer(depth: int = 20, width: int = 256, activation: str = "relu", init: str = "xavier",
-                         scale: float = 1.0):
+                         scale: float = 1.0, fig=None):
     stats = signal_profile(depth, width, activation, init, scale)
     label = f"{activation}, {init}" + (f" x{scale:g}" if scale != 1 else "")
-    fig, axes = new_figure(2, 2, width=5.2, height=3.3)
+    fig, axes = new_figure(2, 2, width=5.2, height=3.3, reuse=fig)
     plot_layer_profile({label: stats}, fig=fig)
     factor = predicted_factor(width, activation, init, scale)
     if factor is not None:

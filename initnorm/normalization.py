@@ -214,13 +214,13 @@ def _describe(run: DescentPath, steps: int) -> str:
 
 
 def draw_conditioning(scale_ratio: float = 10.0, offset: float = 1.0, lr_factor: float = 1.0, steps: int = 600,
-                      standardize: bool = False):
+                      standardize: bool = False, fig=None):
     """Left: loss contours and the gradient-descent path in weight space. Right: the loss gap per step for
     raw and standardized features at the same relative learning rate."""
     runs = {s: gradient_descent(scale_ratio, offset, s, lr_factor, steps) for s in (False, True)}
     q = quadratic_problem(scale_ratio, offset, standardize)
     run = runs[standardize]
-    fig, (ax, ax2) = new_figure(2, width=5.6, height=4.4)
+    fig, (ax, ax2) = new_figure(2, width=5.6, height=4.4, reuse=fig)
 
     # a square window around the optimum that holds the start and the first iterates, at most three times
     # the start's distance (a diverging path leaves it); equal aspect: an elongated bowl must look elongated
@@ -804,7 +804,7 @@ def cell_statistics(x: torch.Tensor, kind: str, groups: int = 1):
     return mean.numpy().copy(), var.sqrt().numpy().copy()
 
 
-def draw_norm_axes(kind: str = "batch", groups: int = 2, sample: int = 0, channel: int = 0):
+def draw_norm_axes(kind: str = "batch", groups: int = 2, sample: int = 0, channel: int = 0, fig=None):
     """Left: the N x C grid of H x W activation maps, the maps averaged together with (sample, channel)
     framed in black. Right: the mean and std each map is normalized with (cells of one set share them)."""
     x = conv_activations()
@@ -815,7 +815,7 @@ def draw_norm_axes(kind: str = "batch", groups: int = 2, sample: int = 0, channe
     count = int(mask.sum()) * h * w
     n_sets = {"batch": c, "layer": n, "instance": n * c, "group": n * g}[kind]
 
-    fig, (ax, ax2) = new_figure(2, width=5.6, height=4.3)
+    fig, (ax, ax2) = new_figure(2, width=5.6, height=4.3, reuse=fig)
     pad = 2
     mosaic = np.full((n * (h + pad) - pad, c * (w + pad) - pad), np.nan)
     for i in range(n):

@@ -6,10 +6,13 @@
 
 `draw_fn(**values)` returns a matplotlib Figure. With run_button=True the panel redraws only when Run is
 pressed, and `draw_fn` also receives `progress`, a callable taking a fraction in [0, 1] that moves the
-panel's progress bar. Set the environment variable INITNORM_FIGDIR to save every drawn figure as a PNG.
+panel's progress bar. If `draw_fn` has a `fig` parameter, the panel passes it its previous figure to draw
+into again (plots.new_figure(..., reuse=fig) empties it): a slider move then skips building the axes.
+Set the environment variable INITNORM_FIGDIR to save every drawn figure as a PNG.
 """
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import re
@@ -30,6 +33,7 @@ class Panel:
         self.title = title
         self.output = W.Output()
         self.run_button = run_button
+        self.redraws_in_place = "fig" in inspect.signature(draw).parameters
         self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="progress")
         self.button = W.Button(description="Run", button_style="primary")
         self.last_figure = None
@@ -65,6 +69,8 @@ class Panel:
         kwargs = self.values()
         if self.run_button:
             kwargs["progress"] = self._set_progress
+        if self.redraws_in_place:
+            kwargs["fig"] = self.last_figure
         fig = self.draw(**kwargs)
         self.last_figure = fig
         self.n_draws += 1
@@ -92,7 +98,7 @@ class Panel:
         if not figdir or not hasattr(fig, "savefig"):
             return
         os.makedirs(figdir, exist_ok=True)
-        tag = "_".join(f"{k}-{v}" for k, v in kwargs.items() if k != "progress")
+        tag = "_".join(f"{k}-{v}" for k, v in kwargs.items() if k not in ("progress", "fig"))
         name = re.sub(r"[^A-Za-z0-9_.=-]+", "", f"{self.title or self.draw.__name__}_{tag}")[:150]
         fig.savefig(os.path.join(figdir, name + ".png"), dpi=self.dpi)
 

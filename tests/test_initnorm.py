@@ -217,3 +217,75 @@ def test_panel_saves_figures_when_asked(tmp_path, monkeypatch):
     panel.update(slope=0.25)
     saved = list(tmp_path.glob("*.png"))
     assert len(saved) == 1 and saved[0].stat().st_size > 1000 and "slope-0.25" in saved[0].name
+
+
+# the panels that do not train: each redraws into its previous figure
+INSTANT_PANELS = {"initialization": ["make_symmetry_panel", "make_signal_panel", "make_collapse_panel"],
+                  "normalization": ["make_conditioning_panel", "make_norm_axes_panel"],
+                  "generalization": ["make_augmentation_gallery_panel", "make_mixing_panel"]}
+
+
+def _all_panel_factories():
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(inn.__path__):
+        module = importlib.import_module(f"initnorm.{info.name}")
+        for name in sorted(vars(module)):
+            if name.startswith("make_") and name.endswith("_panel"):
+                yield info.name, name, getattr(module, name)
+
+
+def test_every_panel_without_a_run_button_redraws_in_place_and_is_checked_below():
+    instant = {(mod, name) for mod, names in INSTANT_PANELS.items() for name in names}
+    for mod, name, factory in _all_panel_factories():
+        panel = factory()
+        assert panel.redraws_in_place == (not panel.run_button), name
+        assert ((mod, name) in instant) == (not panel.run_button), f"{name}: add it to INSTANT_PANELS"
+
+
+def _another_value(control):
+    """A value of the control other than its current one: the last option, the far end of a slider, the other
+    state of a checkbox."""
+    import ipywidgets as W
+
+    if hasattr(control, "options"):
+        values = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        return next(v for v in reversed(values) if v != control.value)
+    if isinstance(control, W.Checkbox):
+        return not control.value
+    if isinstance(control, W.FloatLogSlider):
+        return control.base ** (control.max if control.value != control.base ** control.max else control.min)
+    return control.max if control.value != control.max else control.min
+
+
+@pytest.mark.parametrize("module,name", [(m, n) for m, names in INSTANT_PANELS.items() for n in names])
+def test_a_panel_redrawn_into_its_figure_looks_exactly_like_a_fresh_drawing(module, name):
+    """Panels whose drawing takes `fig` draw each move into the previous figure (plots.new_figure(reuse=...)
+    empties it). Whatever the previous picture was, the result must be pixel for pixel the picture a fresh
+    figure gives: nothing left over (lines, legends, limits, titles, colour cycle)."""
+    import importlib
+
+    panel = getattr(importlib.import_module(f"initnorm.{module}"), name)()
+    first = panel.update()
+    for control in panel.controls:
+        fig = panel.update(**{control: _another_value(panel.controls[control])})
+        assert fig is first, "the panel built a new figure instead of drawing into its previous one"
+        fresh = panel.draw(**panel.values())
+        assert fresh is not fig
+        assert panel.render(fig) == panel.render(fresh), f"after moving {control!r} the redrawn figure differs"
+
+
+def test_new_figure_reuses_only_a_figure_of_the_same_grid_and_size():
+    from initnorm.plots import new_figure
+
+    fig, (ax1, ax2) = new_figure(2, width=3, height=2)
+    ax1.plot([0, 1], [1, 0], label="a")
+    ax1.legend()
+    ax1.set_title("old")
+    ax1.set_ylim(5, 6)
+    again, axes = new_figure(2, width=3, height=2, reuse=fig)
+    assert again is fig and list(axes) == [ax1, ax2]
+    assert not ax1.lines and ax1.get_legend() is None and ax1.get_title() == "" and ax1.get_autoscaley_on()
+    assert new_figure(3, width=3, height=2, reuse=fig)[0] is not fig
+    assert new_figure(2, width=4, height=2, reuse=fig)[0] is not fig
