@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg") if matplotlib.get_backend().lower() in ("tkagg", "qtagg") else None
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator  # noqa: E402
 
 from .stats import LayerStats  # noqa: E402
 
@@ -52,6 +53,26 @@ def empty_axes(ax) -> None:
     ax.set_autoscale_on(True)
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, _position=None) -> str:
+    """10⁻³ as plain text: mathtext labels are parsed again on every redraw (a fifth of a widget's drawing)."""
+    if value <= 0:
+        return ""
+    exponent = round(math.log10(value))
+    return "10" + str(exponent).translate(_SUPERSCRIPT) if math.isclose(value, 10.0 ** exponent) else ""
+
+
+def log_decades(ax, axis: str = "y") -> None:
+    """Log scale on `axis` with a labelled tick per power of ten (as plain text) and no minor ticks."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    target.set_major_locator(LogLocator(base=10))
+    target.set_major_formatter(FuncFormatter(_power_of_ten))
+    target.set_minor_locator(NullLocator())
+
+
 def plot_layer_profile(runs: dict[str, list[LayerStats]], fig=None):
     """Two panels: activation std and gradient std per layer (log scale), one line per run."""
     own = fig is None
@@ -66,7 +87,8 @@ def plot_layer_profile(runs: dict[str, list[LayerStats]], fig=None):
         if not all(math.isnan(g) for g in grads):
             axes[1].plot(layers, [max(g, 1e-30) for g in grads], "o-", label=label)
     for ax, what in zip(axes, ("activation std", "gradient std")):
-        ax.set_yscale("log")
+        log_decades(ax)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("layer")
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)

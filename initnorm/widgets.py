@@ -90,7 +90,7 @@ class Panel:
         if not hasattr(fig, "savefig"):
             raise TypeError(f"the drawing function returned {type(fig).__name__}, not a matplotlib Figure")
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=self.dpi)
+        fig.savefig(buf, format="png", dpi=self.dpi, pil_kwargs={"compress_level": 1})  # 3 % larger, quicker
         return buf.getvalue()
 
     def _save(self, fig, kwargs) -> None:
