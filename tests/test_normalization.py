@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+import initnorm as inn
 from initnorm import normalization as nrm
 
 
@@ -160,19 +161,19 @@ def test_running_stats_trace():
 # ---------------------------------------------------------------------------------------------------------
 
 def test_bn_training_panel_caches_and_shows_the_sweep():
-    nrm.train_run.cache_clear()
+    nrm.train_sweep.cache_clear()
     panel = nrm.make_bn_training_panel()
     assert panel.run_button
     first = panel.update(lr=0.1, batch_size=256, epochs=2)
     first_px = pixels(first)
     assert panel.progress.value == 1.0
-    misses = nrm.train_run.cache_info().misses
-    assert misses == 2 * len(nrm.LEARNING_RATES)
+    misses = nrm.train_sweep.cache_info().misses
+    assert misses == 2  # one sweep over all learning rates per normalization
     second = panel.update(lr=1.0, batch_size=32)
     assert differ(first_px, pixels(second))
-    misses = nrm.train_run.cache_info().misses
+    misses = nrm.train_sweep.cache_info().misses
     back = panel.update(lr=0.1, batch_size=256)
-    assert nrm.train_run.cache_info().misses == misses, "moving back retrained instead of using the cache"
+    assert nrm.train_sweep.cache_info().misses == misses, "moving back retrained instead of using the cache"
     assert not differ(first_px, pixels(back)), "the same cached results must give the same picture"
 
     # the right-hand axis plots every learning rate's final validation accuracy
@@ -186,6 +187,27 @@ def test_bn_training_panel_caches_and_shows_the_sweep():
         assert nrm.train_run("none", lr, 32, 2).diverged and not nrm.train_run("batch", lr, 32, 2).diverged
     assert nrm.train_run("batch", 0.3, 32, 2).final_val_acc > 0.6
     assert "no normalization: diverged" in all_text(second)
+
+
+@pytest.mark.parametrize("norm", ["none", "batch"])
+def test_the_stacked_sweep_trains_each_rate_as_inn_train_does(norm):
+    """Every learning rate of the sweep against its own one-net run of inn.train (nn.Linear, nn.BatchNorm1d,
+    torch.optim.SGD), in float64 where rounding cannot blow up into chaos: the same step losses, divergence and
+    validation accuracies."""
+    data = inn.digits(seed=0)
+    data64 = type(data)(data.x_train.double(), data.y_train, data.x_val.double(), data.y_val)
+    runs = nrm.train_sweep(norm, nrm.LEARNING_RATES, 32, 2, dtype=torch.float64)
+    diverged = []
+    for lr, run in zip(nrm.LEARNING_RATES, runs):
+        model = inn.mlp(64, 10, depth=6, width=64, norm=norm, seed=0).double()
+        ref = inn.train(model, data64, epochs=2, lr=lr, batch_size=32, seed=0)
+        assert run.diverged == ref.diverged and len(run.step_loss) == len(ref.step_loss), lr
+        finite = np.isfinite(ref.step_loss)
+        np.testing.assert_allclose(np.array(run.step_loss)[finite], np.array(ref.step_loss)[finite], rtol=1e-6)
+        np.testing.assert_allclose(run.val_acc, ref.val_acc, atol=1e-12)
+        assert run.steps_per_epoch == 43
+        diverged.append(run.diverged)
+    assert diverged == ([False] * 4 + [True] * 2 if norm == "none" else [False] * 6)
 
 
 def test_train_run_rejects_a_last_batch_of_one():
