@@ -418,9 +418,10 @@ def _explorer_model(depth: int, width: int, activation: str, init: str, scale: f
     return nn.Sequential(*layers)
 
 
-# 32,768 values per layer at width 256 (4,096 at width 32): every std to about 1 %, invisible on the log scale,
-# and a 50 x 512 net's forward and backward pass stays under 0.1 s
-SIGNAL_BATCH = 128
+# 16,384 values per layer at width 256 (2,048 at width 32): every std to about 1-2 %, invisible on the log scale
+# that spans decades, and a 50 x 512 net's forward and backward pass takes about 40 ms (a slider move stays under
+# 0.2 s; with 256 digits it took 0.3 s)
+SIGNAL_BATCH = 64
 
 
 @_cached
