@@ -468,6 +468,7 @@ def draw_signal_explorer(depth: int = 20, width: int = 256, activation: str = "r
     for ax in axes[2:]:  # tiny gradients: a power of ten beside the axis, not 0.00075 on every tick
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
         ax.xaxis.set_major_locator(MaxNLocator(6))
+        ax.set_yticks([])  # counts per bin say nothing here; the shapes do (and each label costs redraw time)
     for ax in axes[:2]:  # at least two decades, so that a flat profile looks flat
         lo, hi = ax.get_ylim()
         if hi / lo < 100:

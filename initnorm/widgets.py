@@ -44,6 +44,8 @@ class Panel:
         else:
             for c in controls.values():
                 c.observe(self._on_change, names="value")
+                if hasattr(c, "continuous_update"):  # a slider redraws once, when released: dragging it across
+                    c.continuous_update = False      # 30 values would queue 30 redraws of 0.1-0.2 s each
 
     def values(self) -> dict:
         return {name: c.value for name, c in self.controls.items()}

@@ -203,6 +203,13 @@ def test_panel_redraws_on_control_change_and_update_returns_the_figure():
         panel.update(slop=1)
 
 
+def test_sliders_redraw_when_released_not_at_every_value_they_pass():
+    panel, calls = _line_panel()
+    assert panel.controls["slope"].continuous_update is False
+    panel.controls["slope"].value = 0.5  # the release
+    assert calls[-1][0] == 0.5
+
+
 def test_run_button_panel_waits_for_the_button_and_moves_the_progress_bar():
     panel, calls = _line_panel(run_button=True)
     panel.controls["slope"].value = 0.5
