@@ -36,7 +36,7 @@ from torch import nn
 from .data import Split, correlated_features, digits
 from .models import GAINS, _activation, init_weights_, linear_layers, mlp, residual_mlp, weight_std
 from .normalization import cached, one_thread
-from .plots import new_figure, plot_curves, plot_histograms, plot_layer_profile
+from .plots import log_decades, new_figure, plot_curves, plot_histograms, plot_layer_profile
 from .stats import LayerStats, layer_stats
 from .train import History, evaluate, train
 from .widgets import Panel
@@ -470,6 +470,7 @@ def draw_signal_explorer(depth: int = 20, width: int = 256, activation: str = "r
         ax.xaxis.set_major_locator(MaxNLocator(6))
         ax.set_yticks([])  # counts per bin say nothing here; the shapes do (and each label costs redraw time)
     for ax in axes[:2]:  # at least two decades, so that a flat profile looks flat
+        log_decades(ax)
         lo, hi = ax.get_ylim()
         if hi / lo < 100:
             mid = math.sqrt(lo * hi)
