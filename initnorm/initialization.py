@@ -373,7 +373,7 @@ def _unit_draws(width: int, kind: str, seed: int) -> _UnitDraws:
 
 class ScaledLinear(nn.Module):
     """y = factor * (x @ unit^T) + bias: a linear layer whose weight is factor * unit, with the unit-scale draws
-    shared (not copied) and the factor applied to the output. Scaling a 128 x 512 output costs a quarter of scaling
+    shared (not copied) and the factor applied to the output. Scaling a 64 x 512 output costs an eighth of scaling
     a 512 x 512 weight, and 50 fresh weight copies cost more than the forward pass they feed. `weight` gives the
     effective weight."""
 

@@ -223,6 +223,27 @@ def test_signal_profile_linear_and_default_scale():
     assert torch.allclose(doubled[0].weight, 2 * plain[0].weight)
 
 
+def test_explorer_weights_follow_each_init_and_a_deeper_net_only_adds_layers():
+    n = 256
+    for init, std in (("small", 0.01), ("lecun", 1 / math.sqrt(n)), ("xavier", 1 / math.sqrt(n)),
+                      ("he", math.sqrt(2 / n))):
+        w = ini._explorer_model(4, n, "relu", init, 1.0, 0)[2].weight
+        assert w.std().item() == pytest.approx(std, rel=0.02), init
+    w = ini._explorer_model(4, n, "tanh", "orthogonal", 0.5, 0)[2].weight  # gain 5/3, times 0.5
+    torch.testing.assert_close(w @ w.T, (0.5 * 5 / 3) ** 2 * torch.eye(n), atol=1e-4, rtol=0)
+    default = ini._explorer_model(4, n, "relu", "default", 1.0, 0)[2]       # nn.Linear's U(-1/sqrt n, 1/sqrt n)
+    assert default.weight.var().item() == pytest.approx(1 / (3 * n), rel=0.02)
+    assert 0 < default.bias.abs().max().item() <= 1 / math.sqrt(n)
+    shallow, deep = ini._explorer_model(3, 64, "relu", "he", 1.0, 0), ini._explorer_model(9, 64, "relu", "he", 1.0, 0)
+    for i in (0, 2, 4):
+        assert torch.equal(shallow[i].weight, deep[i].weight)
+    assert torch.equal(shallow[-1].weight, deep[-1].weight)  # the output layer has its own draws
+    x = torch.randn(5, 64)
+    torch.testing.assert_close(shallow[0](x), x @ shallow[0].weight.T + shallow[0].bias)
+    with pytest.raises(ValueError, match="init must be one of"):
+        ini._explorer_model(3, 64, "relu", "glorot", 1.0, 0)
+
+
 @pytest.mark.parametrize("activation,init,expected", [("relu", "he", 1.0), ("relu", "xavier", 1 / math.sqrt(2)),
                                                       ("linear", "lecun", 1.0), ("relu", "default", math.sqrt(1 / 6)),
                                                       ("relu", "orthogonal", 1.0), ("tanh", "he", None),
