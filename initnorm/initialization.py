@@ -332,8 +332,9 @@ def variance_conditions(n_out: int = 256, w_std: float = 0.1, draws: int = 20, s
 
 
 # what each of the explorer's inits draws before scaling: N(0, 1), an orthogonal matrix, or U(-1, 1)
-EXPLORER_DRAWS = {"small": "normal", "lecun": "normal", "xavier": "normal", "he": "normal",
-                  "orthogonal": "orthogonal", "default": "uniform"}
+# (in the order of the explorer's init dropdown)
+EXPLORER_DRAWS = {"small": "normal", "default": "uniform", "lecun": "normal", "xavier": "normal", "he": "normal",
+                  "orthogonal": "orthogonal"}
 
 
 class _UnitDraws:
@@ -490,8 +491,7 @@ def make_signal_panel(depth: int = 20, width: int = 256, activation: str = "relu
         "width": W.Dropdown(options=[32, 64, 128, 256, 512], value=width, description="width"),
         "activation": W.Dropdown(options=["relu", "tanh", "sigmoid", "leaky_relu", "selu", "gelu", "linear"],
                                  value=activation, description="activation"),
-        "init": W.Dropdown(options=["small", "default", "lecun", "xavier", "he", "orthogonal"], value=init,
-                           description="init"),
+        "init": W.Dropdown(options=list(EXPLORER_DRAWS), value=init, description="init"),
         "scale": W.FloatLogSlider(value=1.0, base=2, min=-2, max=2, step=0.25, description="scale"),
     }
     return Panel(draw_signal_explorer, controls, title="Signal propagation at initialization (digits)")
