@@ -10,7 +10,7 @@
 - the time from starting `make test` to the first test result (the install stamp check, chromium check,
   pytest start-up and collection, the first test's fixtures).
 
-    python benchmarks/lectures.py [--repeats 5] [--skip-lectures] [--skip-first-test] [--no-write]
+    python -m benchmarks.lectures [--repeats 5] [--skip-lectures] [--skip-first-test] [--no-write]
 
 Prints a table and writes it into benchmarks/README.md (between the `lectures` markers; other sections stay).
 """
@@ -32,9 +32,8 @@ import time
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from notebooks import bad_outputs, execute  # noqa: E402
+from tests.notebooks import bad_outputs, execute  # noqa: E402
 
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 README = ROOT / "benchmarks" / "README.md"
@@ -212,7 +211,7 @@ def measure_first_test() -> dict:
 def table(lectures: list[dict], widgets: list[dict], first: dict | None) -> str:
     yes = {True: "yes", False: "**MISSES**"}
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines = [f"Measured by `python benchmarks/lectures.py` (`make bench`) on {os.cpu_count()} cores, "
+    lines = [f"Measured by `python -m benchmarks.lectures` (`make bench`) on {os.cpu_count()} cores, "
              f"{time.strftime('%Y-%m-%d')}; load average at the end {load} (other jobs on the machine inflate "
              f"wall-clock times, CPU times less).", ""]
     if lectures:

@@ -18,7 +18,7 @@ MODULES = ["test_initialization", "test_normalization", "test_generalization", "
 def _claims():
     found = []
     for name in MODULES:
-        module = importlib.import_module(name)
+        module = importlib.import_module(f"tests.{name}")
         for claim in getattr(module, "SEED_CLAIMS", []):
             found.append(pytest.param(claim, id=f"{name}.{claim.__name__}"))
     return found
