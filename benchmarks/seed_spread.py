@@ -1,5 +1,5 @@
 """Measure the spread over seeds of every quantity a seed claim bounds (tests/claims_*.py): the numbers quoted next
-to each assertion. Usage: python benchmarks/seed_spread.py [module ...] [--seeds 0-9]; prints min..max (mean)."""
+to each assertion. Usage: python -m benchmarks.seed_spread [module ...] [--seeds 0-9]; prints min..max (mean)."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
 MODULES = ["claims_normalization", "claims_generalization", "claims_initnorm", "claims_exercises"]
 
 
@@ -31,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     lo, hi = map(int, args.seeds.split("-"))
     for name in args.modules:
-        module = importlib.import_module(name)
+        module = importlib.import_module(f"tests.{name}")
         for claim in module.SEED_CLAIMS:
             if args.only and claim.__name__ not in args.only.split(","):
                 continue

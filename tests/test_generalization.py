@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from scipy import stats
 from torch import nn
 
-import claims_generalization as claims
+from tests import claims_generalization as claims
 import initnorm as inn
-from claims_generalization import SEED_CLAIMS  # noqa: F401  (tests/test_seeds.py runs them with other seeds)
+from tests.claims_generalization import SEED_CLAIMS  # noqa: F401  (tests/test_seeds.py runs them with other seeds)
 from initnorm import augment as A
 from initnorm import generalization as gen
 

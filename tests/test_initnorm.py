@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-import claims_initnorm as claims
+from tests import claims_initnorm as claims
 import initnorm as inn
-from claims_initnorm import SEED_CLAIMS  # noqa: F401  (tests/test_seeds.py runs them with other seeds)
+from tests.claims_initnorm import SEED_CLAIMS  # noqa: F401  (tests/test_seeds.py runs them with other seeds)
 from initnorm import models, widgets
 
 

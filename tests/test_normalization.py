@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-import claims_normalization as claims
+from tests import claims_normalization as claims
 import initnorm as inn
-from claims_normalization import SEED_CLAIMS  # noqa: F401  (tests/test_seeds.py runs them with other seeds)
+from tests.claims_normalization import SEED_CLAIMS  # noqa: F401  (tests/test_seeds.py runs them with other seeds)
 from initnorm import normalization as nrm
 
 

@@ -16,15 +16,12 @@ from __future__ import annotations
 import concurrent.futures as cf
 import importlib
 import multiprocessing
-import pathlib
-import sys
 
 import pytest
 
 OTHER_SEEDS = (101, 202, 303, 404, 505)
 MODULES = ["test_initialization", "test_normalization", "test_generalization", "test_initnorm", "claims_exercises"]
 WORKERS = 2
-TESTS = pathlib.Path(__file__).resolve().parent
 
 
 def _claims():
@@ -39,8 +36,7 @@ def _claims():
 CLAIMS = _claims()
 
 
-def _start_worker(tests_dir: str) -> None:
-    sys.path[:0] = [tests_dir, str(pathlib.Path(tests_dir).parent)]
+def _start_worker() -> None:
     import torch
 
     torch.set_num_threads(1)  # two one-thread workers on two cores
@@ -48,7 +44,7 @@ def _start_worker(tests_dir: str) -> None:
 
 def _run(module_name: str, claim_name: str, seed: int) -> str | None:
     """Run one claim with one seed; the AssertionError's text if it breaks, else None."""
-    module = importlib.import_module(module_name)
+    module = importlib.import_module(f"tests.{module_name}")  # spawned workers get pytest's sys.path
     claim = {c.__name__: c for c in module.SEED_CLAIMS}[claim_name]
     try:
         claim(seed)
@@ -76,8 +72,7 @@ def submitted():
         module_name, claim_name = param.values
         by_module.setdefault(module_name, []).append(claim_name)
     ctx = multiprocessing.get_context("spawn")  # no fork of a process whose torch already started threads
-    with cf.ProcessPoolExecutor(WORKERS, mp_context=ctx, initializer=_start_worker,
-                                initargs=(str(TESTS),)) as pool:
+    with cf.ProcessPoolExecutor(WORKERS, mp_context=ctx, initializer=_start_worker) as pool:
         futures = {}
         for module_name, names in sorted(by_module.items(), key=lambda item: -len(item[1])):
             for seed in OTHER_SEEDS:
