@@ -18,8 +18,9 @@ def test_digits_split_is_disjoint_deterministic_and_standardized_with_train_stat
     m = a.x_train.mean(0)
     assert m.abs().max() < 1e-4
     raw_std = inn.digits(seed=3, standardize=False).x_train.std(0, unbiased=False) * 16.0  # pixel units 0..16
-    expected = raw_std / (raw_std + 1e-3)  # std + 1e-3 keeps the always-zero border pixels finite
-    assert torch.allclose(a.x_train.std(0, unbiased=False), expected, atol=1e-3)
+    expected = raw_std / raw_std.clamp(min=1.0)  # floored at one ink level: near-constant pixels keep their scale
+    assert torch.allclose(a.x_train.std(0, unbiased=False), expected, atol=1e-4)
+    assert a.x_val.abs().max() < 16  # no validation pixel explodes (it was 87.6 with std + 1e-3)
     assert a.x_val.mean(0).abs().max() > 1e-3  # the validation set is not re-standardized on itself
     raw = inn.digits(seed=3, standardize=False)
     assert 0.0 <= raw.x_train.min() and raw.x_train.max() <= 1.0
@@ -227,8 +228,8 @@ def test_panel_saves_figures_when_asked(tmp_path, monkeypatch):
 
 
 # the panels that do not train: each redraws into its previous figure
-INSTANT_PANELS = {"initialization": ["make_symmetry_panel", "make_signal_panel", "make_collapse_panel"],
-                  "normalization": ["make_conditioning_panel", "make_norm_axes_panel"],
+# (lecture 1 defines its panels in the notebook: tests/test_initialization.py checks them)
+INSTANT_PANELS = {"normalization": ["make_conditioning_panel", "make_norm_axes_panel"],
                   "generalization": ["make_augmentation_gallery_panel", "make_mixing_panel"]}
 
 
