@@ -3,7 +3,14 @@ in the first minute. Tests that share an expensive session fixture carry the sam
 `pytest -n 2` it is built once."""
 from __future__ import annotations
 
+import sys
+
 import pytest
+
+# jsonschema (imported by nbformat) tries to import rfc3987_syntax for its "iri" format checker, and that compiles
+# an Earley grammar at import: 4-10 s in every test process. No schema the tests validate uses that format, so
+# the import is refused (jsonschema then leaves the format unchecked). This must run before nbformat is imported.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 # slow tests by phase: the earlier, the sooner a failure shows
 PHASES = ["test_seeds", "test_initialization", "test_normalization", "test_generalization", "test_initnorm",
