@@ -289,6 +289,7 @@ def test_dropout_samples_are_inverted_dropout(p):
     claims.dropout_masks(0)  # the dropped share is p and the mean stays 1
 
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 def test_dropout_panel_curves_gap_and_cache():
     panel = gen.make_dropout_panel()
     seen = []
@@ -324,7 +325,7 @@ def test_dropout_panel_curves_gap_and_cache():
 
 def test_progress_bar_reaches_one_and_moves():
     values = []
-    gen.draw_dropout(p=0.2, weight_decay=0.0, progress=values.append)
+    gen.draw_dropout(p=0.2, weight_decay=0.0, epochs=3, progress=values.append)  # small: 3 epochs
     assert values and values[-1] == pytest.approx(1.0)
     assert all(b >= a for a, b in zip(values, values[1:])), "progress went backwards"
     assert len(values) >= 3
@@ -403,6 +404,7 @@ def test_stochastic_depth_eval_is_the_expected_branch():
     claims.stochastic_depth_mean_depth(0)  # the blocks run average sum p_l
 
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 def test_stochastic_depth_panel():
     panel = gen.make_stochastic_depth_panel()
     fig5 = panel.update(last_survival=0.5)
@@ -417,6 +419,7 @@ def test_stochastic_depth_panel():
 
 # ---------------------------------------------------------------------------------------------- augmentation training
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 def test_augmentation_panel():
     panel = gen.make_augmentation_panel()
     fig_shift = panel.update(augmentation="shift", label_noise=gen.LABEL_NOISE)
@@ -451,6 +454,7 @@ def test_tta_predict_averages_the_shifted_views():
 
 # ---------------------------------------------------------------------------------------------- early stopping
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 @pytest.mark.parametrize("patience,min_delta", [(3, 0.0), (6, 0.01)])
 def test_early_stopping_panel(patience, min_delta):
     panel = gen.make_early_stopping_panel()
@@ -494,10 +498,10 @@ def test_majority_vote_and_scores():
 
 
 def test_ensemble_figure_small():
-    fig, sc = gen.draw_ensemble(n_models=2)
+    fig, sc = gen.draw_ensemble(n_models=2, epochs=3)  # small: members trained 3 epochs
     bars = heights(fig, "ensemble_bars")
     assert np.allclose(bars[:2], sc["members"]) and bars[2] == pytest.approx(sc["averaging"][-1])
-    member0 = gen.ensemble_member(0)
+    member0 = gen.ensemble_member(0, epochs=3)
     assert sc["members"][0] == pytest.approx((member0.argmax(1) == gen.noisy_digits().y_val.numpy()).mean())
 
 
@@ -514,6 +518,7 @@ def test_bn_noise_against_two_sample_batches():
     claims.bn_noise(0)  # 2 sqrt(q (1 - q)) at B = 2, then like 1 / sqrt(B)
 
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 def test_normalization_panel():
     panel = gen.make_normalization_panel()
     fig32 = panel.update(batch_size=32)
@@ -539,6 +544,7 @@ def test_one_step_l2_vs_weight_decay():
     assert diff["sgd"] < 1e-6 and diff["adam_vs_adamw"] > 1e-4
 
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 def test_penalty_experiment():
     fig, rows = gen.penalty_experiment()
     weights = {kind: gen.penalty_run(kind, s)[1] for kind, s in gen.PENALTIES}

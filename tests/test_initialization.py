@@ -9,8 +9,6 @@ import torch
 import torch.nn.functional as F
 from tests.lecture_code import definitions
 from tests.notebooks import ROOT
-from sklearn.decomposition import PCA
-from sklearn.preprocessing import StandardScaler
 from tests.test_normalization import differ, pixels
 from torch import nn
 
@@ -230,14 +228,20 @@ SEED_CLAIMS = [claim_training, claim_symmetry, claim_deep, claim_variance_condit
                claim_update_ratios]
 
 
-@pytest.mark.parametrize("claim", SEED_CLAIMS, ids=[c.__name__ for c in SEED_CLAIMS])
+# the claims that train nets or take seconds run in `make test` only (marked slow), the others in test-fast too
+SLOW_CLAIMS = {claim_training, claim_deep, claim_pretrained, claim_unit_health, claim_update_ratios}
+
+
+@pytest.mark.parametrize("claim", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CLAIMS else c
+                                   for c in SEED_CLAIMS], ids=[c.__name__ for c in SEED_CLAIMS])
 def test_claim_holds_with_the_lectures_seed(claim):
     claim(0)
 
 
+@pytest.mark.slow  # measures each claim's experiment once (trains nets)
 def test_every_claim_can_fail():
     """A claim is not vacuous: on numbers that contradict it, it raises."""
-    import test_initialization as me
+    from tests import test_initialization as me
 
     for name in ("training", "signal", "unit_health", "update_ratios"):
         measure, claim = getattr(me, f"measure_{name}"), getattr(me, f"claim_{name}")
@@ -407,6 +411,9 @@ def test_stream_variances_fixup_is_the_identity_and_he_uses_lecun_then_he():
 
 @pytest.mark.parametrize("mode", ["standardized", "whitened", "zca", "decorrelated", "centred"])
 def test_fit_against_sklearn(mode):
+    from sklearn.decomposition import PCA  # imported here: scikit-learn takes seconds to import at collection
+    from sklearn.preprocessing import StandardScaler
+
     fit, points = lecture()["fit"], lecture()["correlated_points"]
     train_x, test_x = points(400, 0), points(150, 1)
     transform = fit(train_x, mode)
@@ -513,6 +520,7 @@ def _another_value(control):
     return control.max if control.value != control.max else control.min
 
 
+@pytest.mark.slow  # renders each panel four times per control: seconds per panel
 @pytest.mark.parametrize("name", INSTANT)
 def test_a_panel_redrawn_into_its_figure_looks_exactly_like_a_fresh_drawing(name):
     panel = lecture()[name]
@@ -537,6 +545,7 @@ def test_signal_panel_shows_the_collapse_and_the_rule():
     assert len(fig.axes[0].get_lines()) == 1                               # no closed form for SELU
 
 
+@pytest.mark.slow  # trains five nets per depth
 def test_training_panel_runs_reports_progress_and_caches():
     ns = lecture()
     panel = ns["training_panel"]

@@ -263,7 +263,12 @@ def _another_value(control):
     return control.max if control.value != control.max else control.min
 
 
-@pytest.mark.parametrize("module,name", [(m, n) for m, names in INSTANT_PANELS.items() for n in names])
+# the augmentation gallery (quick to draw) stays in test-fast; the others take seconds to render twice per control
+QUICK_PANELS = {("generalization", "make_augmentation_gallery_panel")}
+
+
+@pytest.mark.parametrize("module,name", [(m, n) if (m, n) in QUICK_PANELS else pytest.param(m, n, marks=pytest.mark.slow)
+                                         for m, names in INSTANT_PANELS.items() for n in names])
 def test_a_panel_redrawn_into_its_figure_looks_exactly_like_a_fresh_drawing(module, name):
     """Panels whose drawing takes `fig` draw each move into the previous figure (plots.new_figure(reuse=...)
     empties it). Whatever the previous picture was, the result must be pixel for pixel the picture a fresh

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from tests import claims_normalization as claims
@@ -61,6 +60,8 @@ def reference_descent(X, y, lr_factor, steps, tol=1e-6):
 
 
 def test_conditioning_panel_matches_independent_gradient_descent():
+    from sklearn.preprocessing import StandardScaler  # imported here: scikit-learn takes seconds to import
+
     panel = nrm.make_conditioning_panel()
     settings = dict(scale_ratio=10.0, offset=1.0, lr_factor=1.0, steps=600)
     raw_fig = panel.update(standardize=False, **settings)
@@ -126,6 +127,7 @@ def test_frozen_running_stats_keeps_running_averages():
     assert not torch.equal(bn.running_mean, torch.zeros(5)), "momentum was not restored"
 
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 def test_covariate_shift_ordering():
     runs = {v: nrm.covariate_shift(v, steps=120) for v in nrm.ICS_VARIANTS}
     assert all(len(r.kl) == 120 and len(r.loss) == 120 for r in runs.values())
@@ -134,6 +136,7 @@ def test_covariate_shift_ordering():
     assert nrm.covariate_shift("plain", steps=120) is runs["plain"]  # cached
 
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 def test_draw_covariate_shift_shows_the_runs():
     fig = nrm.draw_covariate_shift()
     runs = {v: nrm.covariate_shift(v) for v in nrm.ICS_VARIANTS}
@@ -161,6 +164,7 @@ def test_running_stats_trace():
 # 4. what BatchNorm buys (run-button panel with a cache)
 # ---------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 def test_bn_training_panel_caches_and_shows_the_sweep():
     nrm.train_sweep.cache_clear()
     panel = nrm.make_bn_training_panel()
@@ -188,6 +192,7 @@ def test_bn_training_panel_caches_and_shows_the_sweep():
     assert "no normalization: diverged" in all_text(second)
 
 
+@pytest.mark.slow  # six learning rates, two epochs each, twice (the sweep and inn.train), in float64
 @pytest.mark.parametrize("norm", ["none", "batch"])
 def test_the_stacked_sweep_trains_each_rate_as_inn_train_does(norm):
     """Every learning rate of the sweep against its own one-net run of inn.train (nn.Linear, nn.BatchNorm1d,
@@ -218,6 +223,7 @@ def test_train_run_rejects_a_last_batch_of_one():
 # 5. where to put the norm
 # ---------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 def test_placement_models_and_results():
     kinds = lambda m: [type(x).__name__ for x in m][:3]  # noqa: E731
     assert kinds(nrm.placement_mlp("before activation")) == ["Linear", "BatchNorm1d", "ReLU"]
@@ -376,6 +382,7 @@ def test_spectral_normalized_mlp_is_1_lipschitz():
 # 13. depth
 # ---------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # trains the lecture's nets at lecture size (make test runs it)
 def test_depth_profile_and_runs():
     plain, bn = nrm.activation_profile(30, "none"), nrm.activation_profile(30, "batch")
     assert len(plain) == len(bn) == 30
