@@ -50,8 +50,9 @@ def nbgrader(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
     """Run one nbgrader command in a workspace; nbgrader (and alembic) must come from this Python's bin/."""
     env = dict(os.environ)
     env["PATH"] = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True)
+    # nbgrader's own entry point, after `import autograder` (which spares every process jsonschema's iri grammar)
+    start = "import autograder, runpy; runpy.run_module('nbgrader', run_name='__main__', alter_sys=True)"
+    return subprocess.run([sys.executable, "-c", start, *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
 def prepare_workspace(assignment: str, workspace: pathlib.Path, db_url: str | None = None,

@@ -1,5 +1,6 @@
 """What the grader executes for a submission: the instructor's tests, the student's answers, nothing else."""
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder import assemble, feedback
@@ -115,6 +116,7 @@ def test_feedback_shows_verdicts_and_messages_but_no_hidden_source():
     assert "f(-7)" not in text and "hidden tests: failed" in text and "AssertionError: f(1)" in text
 
 
+@pytest.mark.slow  # executes a notebook in a kernel
 def test_the_guard_restores_a_student_wrapper_but_not_torchs_own_rewrapping():
     """torch._dynamo re-wraps torch.manual_seed on import (functools.wraps, code inside torch): not tampering.
     A student's functools.wraps disguise of torch.testing.assert_close is restored and reported."""

@@ -78,6 +78,7 @@ def read_csv(path: pathlib.Path) -> dict[str, dict]:
     return {r["student"]: r for r in csv.DictReader(path.open())}
 
 
+@pytest.mark.slow  # runs nbgrader
 def test_the_fixture_release_is_what_nbgrader_generates(tmp_path):
     fresh = course.release(FX, dest=tmp_path, root=FIXTURE)
     assert (fresh / f"{FX}.ipynb").read_bytes() == RELEASE.read_bytes(), \
