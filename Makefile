@@ -92,3 +92,7 @@ hub: $(STAMP) $(HUB_PROXY) hub-postgresql
 # the browser test of a whole term on that hub (tests/hub); HUB_SCREENSHOTS=docs/screenshots keeps its pictures
 test-hub: $(STAMP) $(CHROMIUM) $(HUB_PROXY) hub-postgresql
 	INITNORM_HUB_TEST=1 HUB_SCREENSHOTS="$(HUB_SCREENSHOTS)" $(PY) -m pytest -p no:cacheprovider tests/hub
+
+# `make lab` is a student's JupyterLab: the Assignments panel and Validate, no instructor tools, no news prompt
+# (autograder/jupyter/student; the hub gives its students the same, its instructors autograder/jupyter/instructor)
+lab: export JUPYTER_CONFIG_PATH := $(CURDIR)/autograder/jupyter/student:$(CURDIR)/autograder/jupyter/common$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
