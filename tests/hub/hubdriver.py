@@ -103,10 +103,6 @@ class HubUser:
             "() => ['released', 'fetched', 'submitted'].every(k => { const l = document.getElementById("
             "k + '_assignments_list_loading'); return l && l.hidden; })", polling=250)
 
-    def refresh_assignments(self) -> None:
-        self.page.locator(f"{PANEL} #refresh_assignments_list").click()
-        self.wait_until_loaded()
-
     def row(self, which: str, assignment: str):
         return self.page.locator(f"{LISTS[which]} > .list_item", has_text=assignment)
 
