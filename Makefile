@@ -17,8 +17,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# JupyterLab refuses to start as root unless told: containers, CI and many hub images run as root
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=.
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(ALLOW_ROOT) $(LAB_ARGS)
 
 # the browser suite (tests/browser) drives Debian's Chromium; install it when it is missing (needs root)
 CHROMIUM := /usr/bin/chromium
@@ -27,11 +29,14 @@ $(CHROMIUM):
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) || \
 		(echo "install Debian's chromium (as root: apt-get install chromium)"; exit 1)
 
+# both cores; an xdist group (one exercise's catalogue, the grading suite, the browser) stays on one worker.
+# Unit tests come first, then notebooks, grading and the browser (tests/conftest.py); the 10 slowest are listed.
 test: $(STAMP) $(CHROMIUM)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=10 tests
 
+# unit tests only: no notebook execution, no nbgrader, no browser (<= 60 s)
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" tests
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow" --durations=10 tests
 
 # students, before submitting: structure against the release + nbgrader validate (NOTEBOOK=path/to/ex.ipynb)
 check: $(STAMP)
@@ -64,8 +69,8 @@ feedback: $(STAMP)
 
 # grading speed, then lecture execution, widget latency and time to the first test (table -> benchmarks/README.md)
 bench: $(STAMP)
-	$(PY) benchmarks/grading.py
-	$(PY) benchmarks/lectures.py
+	$(PY) -m benchmarks.grading
+	$(PY) -m benchmarks.lectures
 
 clean:
 	rm -rf $(WORKSPACE) .pytest_cache

@@ -1,4 +1,6 @@
-"""python -m autograder release [ASSIGNMENT ...]
+"""python -m autograder [--course-dir DIR] COMMAND ...   (DIR: the course's root, default this repository)
+
+python -m autograder release [ASSIGNMENT ...]
 python -m autograder grade ASSIGNMENT SUBMISSIONS [--workspace DIR] [--jobs N] [--force] [--db URL] ...
 python -m autograder exchange-release | collect | feedback ASSIGNMENT [--exchange DIR] [--course ID] [--db URL]
        [--duedate D]
@@ -20,6 +22,8 @@ from . import check, course, exchange, run, sandbox
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course-dir", type=pathlib.Path, default=None,
+                        help="the course to work on: a folder with solutions/ and exercises/ (default: this repository)")
     sub = parser.add_subparsers(dest="command", required=True)
     rel = sub.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
     rel.add_argument("assignments", nargs="*", help="default: every assignment in solutions/")
@@ -68,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         return check.main(args.notebook, run_validate=not args.no_validate)
 
     if args.command == "release":
-        for a in args.assignments or course.assignments():
-            print(f"released {course.release(a).relative_to(course.ROOT)}")
+        for a in args.assignments or course.assignments(args.course_dir):
+            print(f"released {course.release(a, root=args.course_dir)}")
         return 0
     if args.command in steps:
-        course._check_assignment(args.assignment)
+        course.check_assignment(args.assignment, args.course_dir)
         where = (args.assignment, args.workspace.resolve(), args.exchange.resolve(), args.course)
         if args.command == "exchange-release":
             log = exchange.release(*where, duedate=args.duedate, db_url=args.db)
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     limits = sandbox.Limits(args.cell_timeout, args.wall, args.memory_mb, args.output_kb, args.nproc, args.file_mb)
     rows = run.grade(args.assignment, args.submissions, args.workspace, args.csv, jobs=args.jobs, force=args.force,
                      limits=limits, db_url=args.db, dask_scheduler=args.dask_scheduler, progress=not args.quiet,
-                     late_policy=args.late_policy)
+                     late_policy=args.late_policy, course_dir=args.course_dir)
     for r in rows:
         extra = "; ".join(filter(None, ["; ".join(r.flags), r.message]))
         late = f"  late {r.late_seconds / 60:.1f} min" if r.late_seconds else ""

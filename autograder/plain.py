@@ -13,15 +13,15 @@ from .run import Row, collect, write_csv
 
 
 def grade(assignment: str, submissions: pathlib.Path, workspace: pathlib.Path,
-          csv_path: pathlib.Path | None = None) -> list[Row]:
+          csv_path: pathlib.Path | None = None, course_dir: pathlib.Path | None = None) -> list[Row]:
     """Autograde every submission with one `nbgrader autograde` call; one CSV row per student.
 
     Unreadable notebooks are not handed to nbgrader (one of them can abort its whole batch): they get the
     status 'invalid notebook' and 0 points."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    ws = course.prepare_workspace(assignment, pathlib.Path(workspace))
-    points = graded_cells(read(course.SOLUTIONS / assignment / f"{assignment}.ipynb"))
+    ws = course.prepare_workspace(assignment, pathlib.Path(workspace), root=course_dir)
+    points = graded_cells(read(course.source_notebook(assignment, course_dir)))
     max_score = float(sum(points.values()))
     rows: dict[str, Row] = {}
     for student, nb_path in collect(submissions, assignment, ws / "incoming").items():

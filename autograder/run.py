@@ -128,7 +128,7 @@ def run_task(task: dict) -> dict:
 # ---------------------------------------------------------------- the class
 class Grader:
     def __init__(self, assignment: str, workspace: pathlib.Path, limits: sandbox.Limits | None = None,
-                 db_url: str | None = None, late_policy: str = "none"):
+                 db_url: str | None = None, late_policy: str = "none", course_dir: pathlib.Path | None = None):
         if late_policy not in LATE_POLICIES:
             raise SystemExit(f"unknown late policy {late_policy!r}; choose one of {', '.join(LATE_POLICIES)}")
         self.assignment = assignment
@@ -136,9 +136,10 @@ class Grader:
         self.ws = pathlib.Path(workspace).resolve()
         self.limits = limits or sandbox.Limits()
         self.db_url = db_url or f"sqlite:///{self.ws / 'gradebook.db'}"
-        course.prepare_workspace(assignment, self.ws, db_url=self.db_url)
+        self.solutions = course.solutions(course_dir)
+        course.prepare_workspace(assignment, self.ws, db_url=self.db_url, root=course_dir)
         os.chmod(self.ws, 0o700)
-        self.source = course.SOLUTIONS / assignment / f"{assignment}.ipynb"
+        self.source = course.source_notebook(assignment, course_dir)
         self.release = self.ws / "release" / assignment / f"{assignment}.ipynb"
         self.points = graded_cells(read(self.source))
         self.results = self.ws / "results" / assignment
@@ -165,7 +166,7 @@ class Grader:
     def hidden_paths(self, submissions: pathlib.Path) -> list[str]:
         from .exchange import DEFAULT_EXCHANGE
 
-        paths = ["/tmp", "/root", "/home", "/var/tmp", "/dev/shm", str(self.ws), str(course.SOLUTIONS),
+        paths = ["/tmp", "/root", "/home", "/var/tmp", "/dev/shm", str(self.ws), str(self.solutions),
                  str(course.ROOT / ".git"), str(pathlib.Path(submissions).resolve()), str(DEFAULT_EXCHANGE)]
         return [p for p in paths if os.path.isdir(p)]
 
@@ -351,9 +352,10 @@ def _progress(total: int, initial: int, enabled: bool):
 def grade(assignment: str, submissions: pathlib.Path, workspace: pathlib.Path, csv_path: pathlib.Path | None = None,
           jobs: int | None = None, force: bool = False, limits: sandbox.Limits | None = None,
           db_url: str | None = None, dask_scheduler: str | None = None, progress: bool = False,
-          late_policy: str = "none") -> list[Row]:
-    """Grade `submissions` of `assignment` in `workspace`; returns the rows of the grades CSV."""
-    grader = Grader(assignment, workspace, limits, db_url, late_policy)
+          late_policy: str = "none", course_dir: pathlib.Path | None = None) -> list[Row]:
+    """Grade `submissions` of `assignment` in `workspace`; returns the rows of the grades CSV.
+    `course_dir`: the course whose solutions/ holds the assignment (default: this repository)."""
+    grader = Grader(assignment, workspace, limits, db_url, late_policy, course_dir)
     rows = grader.grade(submissions, jobs=jobs, force=force, dask_scheduler=dask_scheduler, progress=progress)
     if csv_path is not None:
         grader.write_csv(rows, pathlib.Path(csv_path))

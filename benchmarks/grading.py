@@ -2,7 +2,7 @@
 plain serial `nbgrader autograde` and by `python -m autograder grade --jobs 2`, against the floor: one plain
 execution of the reference notebook.
 
-    python benchmarks/grading.py [--assignment ex1_initialization] [--copies 3]
+    python -m benchmarks.grading [--assignment ex1_initialization] [--copies 3]
 
 Prints the speed ratio (plain / ours) and our per-submission time over the floor. Targets on a 2-core
 machine: ratio >= 1.8, per-submission time <= 1.5x the floor.
@@ -21,7 +21,6 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from autograder import course, nbtools, plain, run  # noqa: E402
 
@@ -31,7 +30,7 @@ def batch(assignment: str, folder: pathlib.Path, copies: int) -> int:
     source = nbtools.read(course.SOLUTIONS / assignment / f"{assignment}.ipynb")
     release = nbtools.read(course.EXERCISES / assignment / f"{assignment}.ipynb")
     reference = nbtools.reference_code(source)
-    wrong = importlib.import_module(f"catalogue.{assignment}").WRONG
+    wrong = importlib.import_module(f"tests.catalogue.{assignment}").WRONG
     n = 0
     for k in range(copies):
         nbformat.write(nbtools.fill(release, reference), folder / f"s{k}_correct.ipynb")

@@ -1,7 +1,8 @@
 """What a student waits for, measured on this machine:
 
 - the execution of each lecture notebook, top to bottom (target: at most 45 s);
-- the latency of each widget's update: the panel's own callback (what a slider move or the Run button calls)
+- the latency of each widget's update (the panels a lecture makes with initnorm's make_*_panel(), and the
+  Panels its own `define` cells make): the panel's own callback (what a slider move or the Run button calls)
   plus rendering the figure to PNG as the panel does for its output (Panel.render), always to a combination
   of values not seen before (so its results are not cached yet; what the lecture computed once, e.g. the
   data, stays warm, as in the student's kernel). Widgets that do not train: median of such moves (target: at most
@@ -10,7 +11,7 @@
 - the time from starting `make test` to the first test result (the install stamp check, chromium check,
   pytest start-up and collection, the first test's fixtures).
 
-    python benchmarks/lectures.py [--repeats 5] [--skip-lectures] [--skip-first-test] [--no-write]
+    python -m benchmarks.lectures [--repeats 5] [--skip-lectures] [--skip-first-test] [--no-write]
 
 Prints a table and writes it into benchmarks/README.md (between the `lectures` markers; other sections stay).
 """
@@ -32,9 +33,9 @@ import time
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from notebooks import bad_outputs, execute  # noqa: E402
+from tests.lecture_code import definitions  # noqa: E402
+from tests.notebooks import bad_outputs, execute  # noqa: E402
 
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 README = ROOT / "benchmarks" / "README.md"
@@ -84,6 +85,13 @@ def factory(path: pathlib.Path, name: str):
         if fn is not None:
             return fn
     raise LookupError(f"{path.name} calls {name}(), which no initnorm module defines")
+
+
+def notebook_panels(path: pathlib.Path) -> list:
+    """The Panels the lecture makes in its own `define` cells (tests/lecture_code.py), in the order it makes them."""
+    from initnorm.widgets import Panel
+
+    return [obj for obj in definitions(path).values() if isinstance(obj, Panel)]
 
 
 # ------------------------------------------------------------------ moving a control
@@ -155,10 +163,9 @@ def round_robin(pairs: list[tuple[str, object]]) -> list[tuple[str, object]]:
     return out
 
 
-def measure_panel(path: pathlib.Path, name: str, kwargs: dict, repeats: int, runs: int) -> dict:
-    panel = factory(path, name)(**kwargs)
+def measure_panel(path: pathlib.Path, panel, repeats: int, runs: int) -> dict:
     render(panel, panel.update())  # the panel as the lecture first shows it (also warms imports and the data)
-    row = {"lecture": path.stem, "widget": panel.title or name, "trains": panel.run_button}
+    row = {"lecture": path.stem, "widget": panel.title or panel.draw.__name__, "trains": panel.run_button}
     if panel.run_button:
         fractions: list[float] = []
         original = panel._set_progress
@@ -212,7 +219,7 @@ def measure_first_test() -> dict:
 def table(lectures: list[dict], widgets: list[dict], first: dict | None) -> str:
     yes = {True: "yes", False: "**MISSES**"}
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines = [f"Measured by `python benchmarks/lectures.py` (`make bench`) on {os.cpu_count()} cores, "
+    lines = [f"Measured by `python -m benchmarks.lectures` (`make bench`) on {os.cpu_count()} cores, "
              f"{time.strftime('%Y-%m-%d')}; load average at the end {load} (other jobs on the machine inflate "
              f"wall-clock times, CPU times less).", ""]
     if lectures:
@@ -272,8 +279,9 @@ def main() -> int:
     args = p.parse_args()
     widgets = []
     for path in LECTURES:
-        for name, kwargs in panel_calls(path):
-            widgets.append(measure_panel(path, name, kwargs, args.repeats, args.runs))
+        panels = [factory(path, name)(**kwargs) for name, kwargs in panel_calls(path)] + notebook_panels(path)
+        for panel in panels:
+            widgets.append(measure_panel(path, panel, args.repeats, args.runs))
             print(f"  {path.stem} {widgets[-1]['widget']}: {widgets[-1]['first']:.3f} s", flush=True)
     lectures = []
     for path in [] if args.skip_lectures else LECTURES:

@@ -1,8 +1,10 @@
 """initnorm: helper code for the course "Initialization, Normalization and Generalization".
 
-Modules: data (digits, synthetic sets), models (MLP/CNN/residual builders, init schemes),
-stats (per-layer statistics through hooks), train (a small training loop), plots,
-widgets (Panel: a drawing function plus its controls), gradcheck (rel_error, numeric gradients).
+The core: data (digits, synthetic sets), models (the activation table, init schemes and gains, MLP/CNN/residual
+builders), stats (per-layer statistics through hooks), train (a small training loop), plots, widgets (Panel: a
+drawing function plus its controls), cache (cached results, one torch thread), gradcheck (rel_error, numeric
+gradients), augment. One module per lecture (initialization, normalization, generalization) holds what only that
+lecture needs; the core imports none of them (tests/test_import_rules.py).
 """
 from .data import Split, digits, gaussian_blobs
 from .gradcheck import numeric_gradient, rel_error

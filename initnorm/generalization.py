@@ -554,12 +554,13 @@ def variance_shift(p: float, order: str, mean: float = 1.0, std: float = 1.0, fe
             "running_var": bn.running_var.mean().item()}
 
 
-def draw_variance_shift(ps=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7), mean: float = 1.0, std: float = 1.0):
+def draw_variance_shift(ps=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7), mean: float = 1.0, std: float = 1.0,
+                        seed: int = 0):
     """Test-time std of BatchNorm's output for both orders, measured and predicted."""
     fig, (ax,) = new_figure(1, width=6.0, height=3.6)
     results = {}
     for order, color, marker in (("dropout->bn", "tab:red", "o"), ("bn->dropout", "tab:blue", "s")):
-        stds = [variance_shift(p, order, mean, std)["test_std"] for p in ps]
+        stds = [variance_shift(p, order, mean, std, seed=seed)["test_std"] for p in ps]
         results[order] = stds
         _gid(ax.plot(ps, stds, marker, color=color, label=f"{order}: measured")[0], order)
     fine = np.linspace(0, max(ps), 100)
@@ -1143,16 +1144,21 @@ def majority_vote(probs: np.ndarray) -> np.ndarray:
 
 def ensemble_scores(probs: np.ndarray, y: np.ndarray) -> dict:
     """Accuracy of each member, and of the first k members combined by averaging probabilities and by
-    majority vote, for k = 1..M."""
+    majority vote, for k = 1..M; and the cross-entropy (mean -log p of the true class) of each member and of
+    the averaged probabilities ('member_nll', 'averaging_nll')."""
     members = [(p.argmax(1) == y).mean() for p in probs]
     averaging = [(probs[:k].mean(0).argmax(1) == y).mean() for k in range(1, len(probs) + 1)]
     voting = [(majority_vote(probs[:k]) == y).mean() for k in range(1, len(probs) + 1)]
-    return {"members": np.array(members), "averaging": np.array(averaging), "voting": np.array(voting)}
+    nll = lambda p: float(-np.log(p[np.arange(len(y)), y]).mean())  # noqa: E731
+    return {"members": np.array(members), "averaging": np.array(averaging), "voting": np.array(voting),
+            "member_nll": np.array([nll(p) for p in probs]),
+            "averaging_nll": np.array([nll(probs[:k].mean(0)) for k in range(1, len(probs) + 1)])}
 
 
-def draw_ensemble(n_models: int = 5, epochs: int = ENSEMBLE_EPOCHS):
-    """Member accuracies vs the averaged and the voted ensemble, and accuracy vs ensemble size."""
-    probs = np.stack([ensemble_member(s, epochs) for s in range(n_models)])  # (M, N_val, 10)
+def draw_ensemble(n_models: int = 5, epochs: int = ENSEMBLE_EPOCHS, first_seed: int = 0):
+    """Member accuracies vs the averaged and the voted ensemble, and accuracy vs ensemble size; the members
+    are trained from seeds first_seed, first_seed + 1, ..."""
+    probs = np.stack([ensemble_member(first_seed + s, epochs) for s in range(n_models)])  # (M, N_val, 10)
     y = noisy_digits().y_val.numpy()
     sc = ensemble_scores(probs, y)
     fig, (ax_b, ax_k) = new_figure(2, width=5.0, height=3.4)
@@ -1240,9 +1246,9 @@ def bn_noise(batch_sizes=BN_BATCH_SIZES, x0: float = 1.0, draws: int = 2000, see
     return out
 
 
-def draw_bn_noise(batch_sizes=BN_BATCH_SIZES, x0: float = 1.0):
+def draw_bn_noise(batch_sizes=BN_BATCH_SIZES, x0: float = 1.0, seed: int = 0):
     """The BN noise of one sample vs the batch size, on log-log axes with a 1/sqrt(B) line."""
-    noise = bn_noise(batch_sizes, x0)
+    noise = bn_noise(batch_sizes, x0, seed=seed)
     bs = np.array(list(noise))
     stds = np.array(list(noise.values()))
     big = bs >= 16  # the 1/sqrt(B) law is a large-batch law

@@ -7,11 +7,15 @@ import math
 import torch
 from torch import nn
 
+LEAKY_SLOPE = 0.01  # nn.LeakyReLU's default: "leaky_relu" means this slope everywhere in the course
+PRELU_INIT = 0.25   # nn.PReLU's initial slope (it learns it)
+
+# the one table of activations: name -> a module factory (a module is also a function of a tensor)
 ACTIVATIONS = {
     "linear": nn.Identity,
     "relu": nn.ReLU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.01),
-    "prelu": nn.PReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(LEAKY_SLOPE),
+    "prelu": lambda: nn.PReLU(init=PRELU_INIT),
     "elu": nn.ELU,
     "selu": nn.SELU,
     "gelu": nn.GELU,
@@ -20,10 +24,30 @@ ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
 }
 
-# gain g such that Var[w] = g^2 / fan keeps the signal's scale through the activation
-GAINS = {"linear": 1.0, "relu": math.sqrt(2.0), "leaky_relu": math.sqrt(2.0 / (1 + 0.01**2)),
-         "prelu": math.sqrt(2.0 / (1 + 0.25**2)), "elu": math.sqrt(2.0), "selu": 0.75,
-         "gelu": math.sqrt(2.0), "swish": math.sqrt(2.0), "tanh": 5.0 / 3.0, "sigmoid": 1.0}
+
+def activation_module(name: str) -> nn.Module:
+    """A fresh module of the activation `name` (one of ACTIVATIONS)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+@torch.no_grad()
+def gaussian_second_moment(name: str, n: int = 200_001) -> float:
+    """E[f(z)^2] for z ~ N(0, 1), by the trapezoid rule on [-12, 12] in float64."""
+    z = torch.linspace(-12.0, 12.0, n, dtype=torch.float64)
+    density = torch.exp(-0.5 * z ** 2) / math.sqrt(2 * math.pi)
+    return torch.trapezoid(activation_module(name).double()(z) ** 2 * density, z).item()
+
+
+# gain g such that Var[w] = g^2 / fan keeps the signal's scale through the activation. Where
+# torch.nn.init.calculate_gain defines one, its value (linear 1, ReLU sqrt 2, leaky ReLU sqrt(2/(1+a^2)), tanh 5/3,
+# sigmoid 1, SELU 3/4); PyTorch has none for PReLU, ELU, GELU and SiLU: for those 1/sqrt(E[f(z)^2]), the factor
+# that brings a unit-variance Gaussian back to unit second moment (for PReLU's initial slope that is the leaky
+# ReLU formula; ELU about 1.245, GELU 1.534, SiLU 1.677).
+GAINS = {name: nn.init.calculate_gain(name, LEAKY_SLOPE if name == "leaky_relu" else None)
+         for name in ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "selu")}
+GAINS.update({name: 1 / math.sqrt(gaussian_second_moment(name)) for name in ("prelu", "elu", "gelu", "swish")})
 
 INIT_SCHEMES = ("zeros", "constant", "small", "lecun", "xavier", "xavier_uniform", "he", "he_uniform",
                 "orthogonal", "default")
@@ -100,12 +124,6 @@ def _norm_layer(norm: str, width: int, conv: bool = False) -> nn.Module | None:
     raise ValueError(f"unknown norm {norm!r}; choose none, batch, layer" + (" or group" if conv else ""))
 
 
-def _activation(name: str) -> nn.Module:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name]()
-
-
 def mlp(in_dim: int, out_dim: int, depth: int, width: int, activation: str = "relu", init: str = "he",
         norm: str = "none", scale: float = 1.0, dropout: float = 0.0, seed: int = 0) -> nn.Sequential:
     """A plain MLP with `depth` hidden layers: [Linear -> (norm) -> activation -> (dropout)] * depth -> Linear.
@@ -123,7 +141,7 @@ def mlp(in_dim: int, out_dim: int, depth: int, width: int, activation: str = "re
         norm_layer = _norm_layer(norm, width)
         if norm_layer is not None:
             layers.append(norm_layer)
-        layers.append(_activation(activation))
+        layers.append(activation_module(activation))
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         d = width
@@ -147,7 +165,7 @@ def cnn(in_channels: int = 1, n_classes: int = 10, depth: int = 3, channels: int
         norm_layer = _norm_layer(norm, channels, conv=True)
         if norm_layer is not None:
             layers.append(norm_layer)
-        layers.append(_activation(activation))
+        layers.append(activation_module(activation))
         c = channels
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, n_classes)]
     model = nn.Sequential(*layers)

@@ -20,8 +20,6 @@ Nothing here implements a backward pass: gradients come from autograd.
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import math
 from dataclasses import dataclass
 
@@ -32,6 +30,7 @@ import torch.nn.functional as F
 from matplotlib.patches import Rectangle
 from torch import nn
 
+from .cache import cached, one_thread
 from .data import digits
 from .models import init_weights_, mlp
 from .plots import new_figure
@@ -39,37 +38,6 @@ from .train import evaluate, train
 from .widgets import Panel
 
 BLUE, ORANGE, GREEN, RED, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f"
-
-
-def cached(fn):
-    """functools.lru_cache keyed on the *bound* arguments, defaults filled in: f(a), f(a, b=2) and f(a, 2)
-    share one cache entry when 2 is b's default. The wrapper exposes cache_info() and cache_clear()."""
-    signature = inspect.signature(fn)
-    inner = functools.lru_cache(maxsize=None)(fn)
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        return inner(*bound.args)
-
-    wrapper.cache_info, wrapper.cache_clear = inner.cache_info, inner.cache_clear
-    return wrapper
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run torch on one intra-op thread inside the block (restored afterwards).
-
-    The models here are tiny: on a shared 2-core machine a second thread buys nothing and, when the cores
-    are busy, makes every matrix product wait for the other thread (runs become many times slower).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator  # noqa: E402
 
-from .stats import LayerStats  # noqa: E402
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.4, reuse=None, **kw):
@@ -73,19 +72,14 @@ def log_decades(ax) -> None:
     ax.yaxis.set_minor_locator(NullLocator())
 
 
-def plot_layer_profile(runs: dict[str, list[LayerStats]], fig=None):
-    """Two panels: activation std and gradient std per layer (log scale), one line per run."""
-    own = fig is None
-    if own:
-        fig, axes = new_figure(2)
-    else:  # the caller lays out its own figure (tight_layout is the slowest step of a widget's redraw)
-        axes = fig.axes
-    for label, stats in runs.items():
-        layers = np.arange(1, len(stats) + 1)
-        axes[0].plot(layers, [max(s.std, 1e-30) for s in stats], "o-", label=label)
-        grads = [s.grad_std for s in stats]
-        if not all(math.isnan(g) for g in grads):
-            axes[1].plot(layers, [max(g, 1e-30) for g in grads], "o-", label=label)
+def plot_layer_profile(runs: dict[str, tuple], axes) -> None:
+    """On two axes: the activation std and the gradient std per layer (log scale), one line per run.
+    runs: label -> (activation stds (layers,), gradient stds (layers,) or None)."""
+    for label, (stds, grad_stds) in runs.items():
+        layers = np.arange(1, len(stds) + 1)
+        axes[0].plot(layers, np.maximum(stds, 1e-30), "o-", ms=3, label=label)
+        if grad_stds is not None:
+            axes[1].plot(layers, np.maximum(grad_stds, 1e-30), "o-", ms=3, label=label)
     for ax, what in zip(axes, ("activation std", "gradient std")):
         ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -95,24 +89,14 @@ def plot_layer_profile(runs: dict[str, list[LayerStats]], fig=None):
     axes[0].legend(fontsize=8)
     axes[0].set_title("forward: activations")
     axes[1].set_title("backward: gradients w.r.t. activations")
-    if own:
-        fig.tight_layout()
-    return fig
 
 
-def plot_histograms(stats: list[LayerStats], ax, what: str = "values", bins: int = 60, clip: float | None = None):
-    """Overlaid histograms (as lines) of each layer's activations ('values') or gradients ('grads')."""
-    for s in stats:
-        v = getattr(s, what).numpy()
-        if v.size == 0:
-            continue
-        if clip is not None:
-            v = np.clip(v, -clip, clip)
-        hist, edges = np.histogram(v, bins=bins)
-        ax.plot(0.5 * (edges[1:] + edges[:-1]), hist, label=f"{s.name} ({s.kind})")
-    ax.set_title(f"{'activation' if what == 'values' else 'gradient'} histograms per layer")
-    ax.legend(fontsize=6, ncol=2)
-    return ax
+def plot_histograms(values: dict[str, np.ndarray], ax, bins: int = 60) -> None:
+    """Overlaid histograms (as lines), one per label."""
+    for label, v in values.items():
+        if v.size:
+            hist, edges = np.histogram(v, bins=bins)
+            ax.plot(0.5 * (edges[1:] + edges[:-1]), hist, label=label)
 
 
 def plot_curves(curves: dict[str, list[float]], ax, ylabel: str, xlabel: str = "step", logy: bool = False,

@@ -1,5 +1,21 @@
-import pathlib
-import sys
+"""Order of the suite: unit tests first, then notebooks, grading and the browser, so that a broken function shows
+in the first minute. Tests that share an expensive session fixture carry the same xdist group, so that under
+`pytest -n 2` it is built once."""
+from __future__ import annotations
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the autograder package lives at the top level of the repo
+import pytest
+
+# slow tests by phase: the earlier, the sooner a failure shows
+PHASES = ["test_seeds", "test_initialization", "test_normalization", "test_generalization", "test_initnorm",
+          "test_lectures", "test_exercises", "test_check", "test_autograder", "test_exchange", "browser"]
+
+
+def _phase(item) -> int:
+    if item.get_closest_marker("slow") is None:
+        return -1
+    path = str(item.path)
+    return next((i for i, name in enumerate(PHASES) if name in path), len(PHASES))
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=_phase)  # stable: the order within a phase is the files' own

@@ -1,4 +1,9 @@
-"""The instructor's grading command, driven as an instructor would, against honest and hostile submissions."""
+"""The instructor's grading command, driven as an instructor would, against honest and hostile submissions.
+
+The pipeline's mechanics (parallel = serial, re-runs, kill and resume, Dask, the hostile batch) are tested on a
+fixture course (tests/fixtures/course: one assignment that executes in about a second); one real class of
+exercise 1 is graded end to end (CSV, gradebook, feedback).
+"""
 from __future__ import annotations
 
 import csv
@@ -16,13 +21,16 @@ import nbformat
 import pytest
 
 from autograder import course, nbtools, run, sandbox
-from notebooks import ROOT
+from tests.notebooks import ROOT
 
-A = "ex1_initialization"
-SOURCE = course.SOLUTIONS / A / f"{A}.ipynb"
-RELEASE = course.EXERCISES / A / f"{A}.ipynb"
-# tight limits, so that the hostile corpus finishes quickly
-LIMITS = sandbox.Limits(cell_timeout=25, wall=100, memory_mb=2048, output_kb=256, nproc=128, file_mb=64)
+A = "ex1_initialization"  # the real exercise of the end-to-end class
+FIXTURE = ROOT / "tests" / "fixtures" / "course"
+FX = "fx_stats"  # the fixture course's assignment
+SOURCE = course.source_notebook(FX, FIXTURE)
+RELEASE = FIXTURE / "exercises" / FX / f"{FX}.ipynb"
+# tight limits, so that the hostile corpus finishes quickly (the fixture executes in about a second)
+LIMITS = sandbox.Limits(cell_timeout=8, wall=30, memory_mb=2048, output_kb=256, nproc=128, file_mb=64)
+pytestmark = pytest.mark.xdist_group("grading")  # as root one grading run goes at a time (slot users)
 
 
 def points() -> dict[str, int]:
@@ -38,9 +46,10 @@ def reference() -> nbformat.NotebookNode:
 
 
 def wrong() -> nbformat.NotebookNode:
-    """The first catalogued wrong implementation."""
-    v = importlib.import_module(f"catalogue.{A}").WRONG[0]
-    return nbtools.fill(nbtools.read(RELEASE), v.apply(nbtools.reference_code(nbtools.read(SOURCE))))
+    """A realistic mistake: the sample variance (n - 1) where the population variance is asked for."""
+    code = nbtools.reference_code(nbtools.read(SOURCE))
+    code["variance"] = code["variance"].replace("/ len(xs)", "/ (len(xs) - 1)")
+    return nbtools.fill(nbtools.read(RELEASE), code)
 
 
 def with_cell(nb, code: str, at: int = 0):
@@ -67,6 +76,13 @@ def write(folder: pathlib.Path, name: str, nb) -> None:
 
 def read_csv(path: pathlib.Path) -> dict[str, dict]:
     return {r["student"]: r for r in csv.DictReader(path.open())}
+
+
+def test_the_fixture_release_is_what_nbgrader_generates(tmp_path):
+    fresh = course.release(FX, dest=tmp_path, root=FIXTURE)
+    assert (fresh / f"{FX}.ipynb").read_bytes() == RELEASE.read_bytes(), \
+        "tests/fixtures/course/exercises is stale: python -m autograder --course-dir tests/fixtures/course release"
+    assert float(sum(points().values())) == 5 and wrong() != reference()
 
 
 # ------------------------------------------------------------------ submissions in every form
@@ -106,96 +122,126 @@ def test_fill_rejects_an_unknown_solution_cell():
 
 
 # ------------------------------------------------------------------ an honest class
-@pytest.fixture(scope="module")
-def honest(tmp_path_factory) -> pathlib.Path:
-    subs = tmp_path_factory.mktemp("honest")
-    write(subs, "alice", reference())
-    write(subs, "bob", wrong())
-    write(subs, "carol", nbtools.read(RELEASE))  # handed in untouched
+def honest_class(subs: pathlib.Path, ref, bad, release) -> pathlib.Path:
+    write(subs, "alice", ref)
+    write(subs, "bob", bad)
+    write(subs, "carol", release)  # handed in untouched
     (subs / "dave.ipynb").write_text('{"cells": [')  # a truncated upload
-    write(subs, "erin", reference())
+    write(subs, "erin", ref)
     return subs
 
 
-def grade_cli(subs, ws, *extra) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", A, str(subs), "--workspace", str(ws),
-                           "--quiet", *extra], cwd=ROOT, capture_output=True, text=True, timeout=900)
+@pytest.fixture(scope="module")
+def honest(tmp_path_factory) -> pathlib.Path:
+    """The class on the fixture course."""
+    return honest_class(tmp_path_factory.mktemp("honest"), reference(), wrong(), nbtools.read(RELEASE))
 
 
-@pytest.mark.slow
-def test_parallel_grading_writes_csv_gradebook_feedback_and_summary_equal_to_a_serial_run(honest, tmp_path):
-    serial = grade_cli(honest, tmp_path / "serial", "--jobs", "1")
-    parallel = grade_cli(honest, tmp_path / "parallel", "--jobs", "2")
-    assert serial.returncode == 0 and parallel.returncode == 0, serial.stderr + parallel.stderr
-    csv_serial = (tmp_path / "serial" / f"grades-{A}.csv").read_bytes()
-    assert csv_serial == (tmp_path / "parallel" / f"grades-{A}.csv").read_bytes()
-    rows = read_csv(tmp_path / "parallel" / f"grades-{A}.csv")
+def grade_cli(subs, ws, *extra, assignment=FX, course_dir=FIXTURE) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", "--course-dir", str(course_dir), "grade", assignment,
+                           str(subs), "--workspace", str(ws), "--quiet", *extra], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
+
+
+def check_class_results(ws: pathlib.Path, assignment: str, source: pathlib.Path) -> None:
+    """CSV, gradebook, feedback and summary of an honest class (alice and erin right, bob wrong, carol untouched,
+    dave unreadable)."""
+    pts = nbtools.graded_cells(nbtools.read(source))
+    top = float(sum(pts.values()))
+    rows = read_csv(ws / f"grades-{assignment}.csv")
     assert sorted(rows) == ["alice", "bob", "carol", "dave", "erin"]
-    assert rows["alice"]["status"] == "graded" and float(rows["alice"]["score"]) == full()
-    assert all(float(rows["alice"][g]) == p for g, p in points().items())
-    assert float(rows["bob"]["score"]) < full() and float(rows["carol"]["score"]) == 0
+    assert rows["alice"]["status"] == "graded" and float(rows["alice"]["score"]) == top
+    assert all(float(rows["alice"][g]) == p for g, p in pts.items())
+    assert float(rows["bob"]["score"]) < top and float(rows["carol"]["score"]) == 0
     assert rows["dave"]["status"] == "invalid notebook" and rows["dave"]["message"]
-    # the gradebook holds the same scores
     from nbgrader.api import Gradebook
-    with Gradebook(f"sqlite:///{tmp_path / 'parallel' / 'gradebook.db'}") as gb:
-        assert gb.find_submission(A, "alice").score == full()
-        assert gb.find_submission(A, "bob").score == float(rows["bob"]["score"])
+    with Gradebook(f"sqlite:///{ws / 'gradebook.db'}") as gb:
+        assert gb.find_submission(assignment, "alice").score == top
+        assert gb.find_submission(assignment, "bob").score == float(rows["bob"]["score"])
     # feedback: one page per graded student, with hidden tests' verdicts but not their source
-    hidden = [line.strip() for c in nbtools.read(SOURCE).cells for block in _hidden_blocks(c.source)
+    hidden = [line.strip() for c in nbtools.read(source).cells for block in _hidden_blocks(c.source)
               for line in block if len(line.strip()) > 15]
     assert hidden, "the assignment has hidden tests"
     for student in ("alice", "bob", "carol", "erin"):
-        page = (tmp_path / "parallel" / "feedback" / student / A / f"{A}.html").read_text()
+        page = (ws / "feedback" / student / assignment / f"{assignment}.html").read_text()
         assert "hidden tests: " in page
         leaked = [line for line in hidden if line in page or _html_escape(line) in page]
         assert not leaked, f"hidden test source in {student}'s feedback: {leaked[:2]}"
-    summary = (tmp_path / "parallel" / f"summary-{A}.txt").read_text()
+    summary = (ws / f"summary-{assignment}.txt").read_text()
     assert "5 submissions" in summary and "invalid notebook   1" in summary and "slowest:" in summary
-    assert "isolation:" in parallel.stdout
+
+
+@pytest.mark.slow
+def test_a_real_class_of_exercise_1_end_to_end(tmp_path):
+    """One class of the real exercise 1 (the reference twice, a catalogued mistake, the untouched release, a
+    truncated file), graded by the instructor's command: CSV, gradebook, feedback, summary."""
+    source = course.source_notebook(A)
+    release = nbtools.read(course.EXERCISES / A / f"{A}.ipynb")
+    reference_code = nbtools.reference_code(nbtools.read(source))
+    mistake = importlib.import_module(f"tests.catalogue.{A}").WRONG[0]
+    (tmp_path / "subs").mkdir()
+    subs = honest_class(tmp_path / "subs", nbtools.fill(release, reference_code),
+                        nbtools.fill(release, mistake.apply(reference_code)), release)
+    done = grade_cli(subs, tmp_path / "ws", "--jobs", "2", assignment=A, course_dir=ROOT)
+    assert done.returncode == 0, done.stderr
+    check_class_results(tmp_path / "ws", A, source)
+    assert "isolation:" in done.stdout
+
+
+def grade_fixture(subs, ws, **options) -> str:
+    """The fixture class graded in this process (run.grade, what the command calls); returns the summary."""
+    run.grade(FX, subs, ws, course_dir=FIXTURE, **options)
+    return (ws / f"summary-{FX}.txt").read_text()
+
+
+@pytest.mark.slow
+def test_parallel_grading_equals_a_serial_run(honest, tmp_path):
+    grade_fixture(honest, tmp_path / "serial", jobs=1)
+    summary = grade_fixture(honest, tmp_path / "parallel", jobs=2)
+    csv_serial = (tmp_path / "serial" / f"grades-{FX}.csv").read_bytes()
+    assert csv_serial == (tmp_path / "parallel" / f"grades-{FX}.csv").read_bytes()
+    check_class_results(tmp_path / "parallel", FX, SOURCE)
+    assert "isolation:" in summary
 
 
 @pytest.mark.slow
 def test_rerun_skips_unchanged_submissions_and_force_regrades_identically(honest, tmp_path):
     ws = tmp_path / "ws"
-    first = grade_cli(honest, ws)
-    first_csv = (ws / f"grades-{A}.csv").read_bytes()
-    again = grade_cli(honest, ws)
-    assert "(5 unchanged since the last run" in again.stdout, again.stdout
+    grade_fixture(honest, ws)
+    first_csv = (ws / f"grades-{FX}.csv").read_bytes()
+    again = grade_fixture(honest, ws)
+    assert "(5 unchanged since the last run" in again, again
     for _ in range(2):  # three grades in all: byte-identical
-        forced = grade_cli(honest, ws, "--force")
-        assert "(0 unchanged" in forced.stdout and (ws / f"grades-{A}.csv").read_bytes() == first_csv
-    assert first.returncode == 0
+        forced = grade_fixture(honest, ws, force=True)
+        assert "(0 unchanged" in forced and (ws / f"grades-{FX}.csv").read_bytes() == first_csv
 
 
 @pytest.mark.slow
 def test_a_run_killed_half_way_resumes_to_the_same_csv(honest, tmp_path):
-    whole = grade_cli(honest, tmp_path / "whole", "--jobs", "1")
-    assert whole.returncode == 0
+    grade_fixture(honest, tmp_path / "whole", jobs=1)
     ws = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", A, str(honest), "--workspace", str(ws),
-                             "--jobs", "1", "--quiet"], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    results = ws / "results" / A
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "--course-dir", str(FIXTURE), "grade", FX,
+                             str(honest), "--workspace", str(ws), "--jobs", "1", "--quiet"], cwd=ROOT,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = ws / "results" / FX
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list(results.glob("*.json"))) < 2:
-        time.sleep(0.2)
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert 2 <= len(list(results.glob("*.json"))) < 5, "the kill did not land half way"
-    resumed = grade_cli(honest, ws, "--jobs", "2")
-    assert resumed.returncode == 0, resumed.stderr
-    assert (ws / f"grades-{A}.csv").read_bytes() == (tmp_path / "whole" / f"grades-{A}.csv").read_bytes()
+    grade_fixture(honest, ws, jobs=2)
+    assert (ws / f"grades-{FX}.csv").read_bytes() == (tmp_path / "whole" / f"grades-{FX}.csv").read_bytes()
 
 
 @pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_csv(honest, tmp_path):
     from distributed import LocalCluster
 
-    local = grade_cli(honest, tmp_path / "local", "--jobs", "2")
+    grade_fixture(honest, tmp_path / "local", jobs=2)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        remote = grade_cli(honest, tmp_path / "dask", "--dask-scheduler", cluster.scheduler_address)
-    assert local.returncode == 0 and remote.returncode == 0, remote.stderr
-    assert (tmp_path / "dask" / f"grades-{A}.csv").read_bytes() == (tmp_path / "local" / f"grades-{A}.csv").read_bytes()
+        grade_fixture(honest, tmp_path / "dask", dask_scheduler=cluster.scheduler_address)
+    assert (tmp_path / "dask" / f"grades-{FX}.csv").read_bytes() == (tmp_path / "local" / f"grades-{FX}.csv").read_bytes()
 
 
 # ------------------------------------------------------------------ a hostile class
@@ -232,7 +278,7 @@ def hostile_corpus(ws: pathlib.Path) -> dict[str, tuple[object, str, str]]:
     # a listing may show only the way to what the kernel needs (Python under /root/.pyenv, the course's code)
     dirs = {d: sorted({pathlib.Path(e).relative_to(d).parts[0] for e in sandbox.EXPOSE
                        if e.startswith(d.rstrip("/") + "/")})
-            for d in (str(ws), str(course.SOLUTIONS), "/root")}
+            for d in (str(ws), str(course.solutions(FIXTURE)), "/root")}
     peek += f"\nimport os\nfor d, needed in {dirs!r}.items():\n" \
             "    try:\n        extra = sorted(set(os.listdir(d)) - set(needed))\n" \
             "        print(f'LEAK {d}: {extra}' if extra else 'nothing to see')\n" \
@@ -275,9 +321,12 @@ def hostile_corpus(ws: pathlib.Path) -> dict[str, tuple[object, str, str]]:
 
 
 def sleepy(nb):
-    """Five cells of 24 s each: every one within the cell timeout, together past the wall-clock limit."""
+    """Six cells that each sleep 2 s less than the cell timeout: every one within it, together past the
+    wall-clock limit."""
     nb = nbformat.from_dict(nb)
-    nb.cells[:0] = [nbformat.v4.new_code_cell("import time\ntime.sleep(24)") for _ in range(5)]
+    cells = LIMITS.wall // (LIMITS.cell_timeout - 2) + 1
+    nb.cells[:0] = [nbformat.v4.new_code_cell(f"import time\ntime.sleep({LIMITS.cell_timeout - 2})")
+                    for _ in range(cells)]
     return nb
 
 
@@ -305,15 +354,15 @@ def test_hostile_submissions_each_get_their_status_and_nothing_aborts_the_batch(
     corpus = hostile_corpus(ws)
     for student, (content, _, _) in corpus.items():
         if content is None:
-            (subs / student / A).mkdir(parents=True)  # nbgrader tree entry without its notebook
+            (subs / student / FX).mkdir(parents=True)  # nbgrader tree entry without its notebook
         elif student == "h26_wrong_notebook_name":
-            (subs / student / A).mkdir(parents=True)
-            nbformat.write(content, subs / student / A / f"Copy of {A}.ipynb")
+            (subs / student / FX).mkdir(parents=True)
+            nbformat.write(content, subs / student / FX / f"Copy of {FX}.ipynb")
         elif isinstance(content, str):
             (subs / f"{student}.ipynb").write_text(content)
         else:
             write(subs, student, content)
-    rows = {r.student: r for r in run.grade(A, subs, ws, jobs=2, limits=LIMITS)}
+    rows = {r.student: r for r in run.grade(FX, subs, ws, jobs=2, limits=LIMITS, course_dir=FIXTURE)}
     assert sorted(rows) == sorted(corpus)
     wrong_score = rows["h24_wrong_but_honest"].score
     assert wrong_score < full()
@@ -330,7 +379,7 @@ def test_hostile_submissions_each_get_their_status_and_nothing_aborts_the_batch(
     assert "output truncated" in rows["h13_two_million_lines"].flags
     assert any("renamed" in f for f in rows["h26_wrong_notebook_name"].flags)
     assert rows["h15_fork_bomb"].status in ("graded", "flagged", "kernel died", "cell timeout")
-    executed = nbformat.read(ws / "autograded" / "h19_read_secrets" / A / f"{A}.ipynb", as_version=4)
+    executed = nbformat.read(ws / "autograded" / "h19_read_secrets" / FX / f"{FX}.ipynb", as_version=4)
     printed = "".join(out.get("text", "") for cell in executed.cells if cell.cell_type == "code"
                       for out in cell.outputs)
     if os.geteuid() == 0:  # with isolation: nothing was readable

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from autograder import check, course, nbtools
-from notebooks import ROOT
+from tests.notebooks import ROOT
 
 A = "ex1_initialization"
 WHERE = f"exercises/{A}/{A}.ipynb"

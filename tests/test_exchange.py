@@ -32,7 +32,7 @@ c.Exchange.root = {exchange!r}
 c.CourseDirectory.course_id = {course!r}
 """
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]  # one grading run at a time as root
 AS_ROOT = os.geteuid() == 0  # students are separate Unix users; without root, separate homes and $USER only
 
 
@@ -107,7 +107,7 @@ def test_release_fetch_submit_collect_grade_feedback(trip):
     source = nbtools.read(course.SOLUTIONS / A / f"{A}.ipynb")
     reference = nbtools.reference_code(source)
     points = nbtools.graded_cells(source)
-    partly_wrong = importlib.import_module(f"catalogue.{A}").WRONG[0]
+    partly_wrong = importlib.import_module(f"tests.catalogue.{A}").WRONG[0]
     due = datetime.now(timezone.utc) + timedelta(seconds=40)
 
     out = instructor("exchange-release", A, "--duedate", due.strftime("%Y-%m-%d %H:%M:%S UTC"),

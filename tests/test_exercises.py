@@ -1,53 +1,67 @@
-"""The graders, judged through real `nbgrader autograde`.
+"""The graders, judged as the grading command judges them.
 
 For every assignment: the reference solution scores full marks, the untouched release scores 0 on every
-auto-graded cell, every catalogued wrong implementation loses points where it should, every alternative
-correct implementation keeps full points, and exercises/ is exactly what nbgrader generates from solutions/,
-with no solution code and no hidden test in it.
+auto-graded cell, every catalogued wrong implementation loses the points of the cells it names, every
+alternative correct implementation keeps full points, and exercises/ is exactly what nbgrader generates from
+solutions/, with no solution code and no hidden test in it.
+
+The catalogue is graded on the fast path (tests/fastgrade.py): the grader's own assembly and scoring, executed in
+one forking process per assignment. A wrong implementation runs until the last test cell it names. What nbgrader
+decides is checked for real: a sample of every catalogue (the reference, the untouched release, two wrong and one
+alternative correct implementation) is graded by `nbgrader autograde` and must get the same points per cell.
 """
 from __future__ import annotations
 
 import filecmp
 import importlib
-import pathlib
 
 import nbformat
 import pytest
 
 from autograder import course, nbtools, plain
-from catalogue import Variant
+from tests import fastgrade
+from tests.catalogue import Variant
 
 ASSIGNMENTS = course.assignments()
-CATALOGUES = {a: importlib.import_module(f"catalogue.{a}") for a in ASSIGNMENTS}
+CATALOGUES = {a: importlib.import_module(f"tests.catalogue.{a}") for a in ASSIGNMENTS}
 WRONG = [(a, v) for a in ASSIGNMENTS for v in CATALOGUES[a].WRONG]
 CORRECT = [(a, v) for a in ASSIGNMENTS for v in CATALOGUES[a].CORRECT]
 
 
 def source_nb(a):
-    return nbtools.read(course.SOLUTIONS / a / f"{a}.ipynb")
+    return nbtools.read(course.source_notebook(a))
 
 
 def release_nb(a):
     return nbtools.read(course.EXERCISES / a / f"{a}.ipynb")
 
 
-@pytest.fixture(scope="session")
-def graded(tmp_path_factory):
-    """grade(a): one nbgrader run per assignment (made on first use, then cached) over the reference,
-    the untouched release and the whole catalogue; returns {student: Row}."""
-    cache: dict[str, dict[str, plain.Row]] = {}
+def sample(a) -> list[str]:
+    """What the differential test grades through nbgrader: the reference, the untouched release, the first and the
+    last wrong implementation, the first alternative correct one."""
+    cat = CATALOGUES[a]
+    return ["reference", "untouched", cat.WRONG[0].name, cat.WRONG[-1].name, cat.CORRECT[0].name]
 
-    def grade(a: str) -> dict[str, plain.Row]:
+
+def submissions(a) -> dict[str, nbformat.NotebookNode]:
+    reference, release = nbtools.reference_code(source_nb(a)), release_nb(a)
+    subs = {"reference": nbtools.fill(release, reference), "untouched": release}
+    for v in CATALOGUES[a].WRONG + CATALOGUES[a].CORRECT:
+        subs[v.name] = nbtools.fill(release, v.apply(reference))
+    return subs
+
+
+@pytest.fixture(scope="session")
+def graded():
+    """graded(a): {name: result} of the fast path over the reference, the untouched release and the whole
+    catalogue of assignment a (made on first use, then cached). Wrong implementations outside the sample stop
+    after the last test cell they name; everything else runs to the end."""
+    cache: dict[str, dict[str, dict]] = {}
+
+    def grade(a: str) -> dict[str, dict]:
         if a not in cache:
-            subs = tmp_path_factory.mktemp(f"submissions-{a}")
-            reference = nbtools.reference_code(source_nb(a))
-            release = release_nb(a)
-            nbformat.write(nbtools.fill(release, reference), subs / "reference.ipynb")
-            nbformat.write(release, subs / "untouched.ipynb")
-            for v in CATALOGUES[a].WRONG + CATALOGUES[a].CORRECT:
-                nbformat.write(nbtools.fill(release, v.apply(reference)), subs / f"{v.name}.ipynb")
-            rows = plain.grade(a, subs, tmp_path_factory.mktemp(f"workspace-{a}"))
-            cache[a] = {r.student: r for r in rows}
+            needed = {v.name: set(v.fails) for v in CATALOGUES[a].WRONG if v.name not in sample(a)}
+            cache[a] = fastgrade.grade_many(source_nb(a), release_nb(a), submissions(a), needed=needed)
         return cache[a]
 
     return grade
@@ -73,39 +87,67 @@ def test_every_variant_applies_to_the_reference():
             assert v.fails, f"{v.name}: say which test cells must catch it"
 
 
+def each_assignment():
+    """One case per assignment; an assignment's cases share an xdist group, so its fast path runs once."""
+    return [pytest.param(a, id=a, marks=pytest.mark.xdist_group(f"catalogue-{a}")) for a in ASSIGNMENTS]
+
+
+def each_variant(pairs):
+    return [pytest.param(a, v, id=f"{a}-{v.name}", marks=pytest.mark.xdist_group(f"catalogue-{a}"))
+            for a, v in pairs]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("a", ASSIGNMENTS)
+@pytest.mark.parametrize("a", each_assignment())
 def test_reference_scores_full_marks(graded, a):
-    row = graded(a)["reference"]
-    assert row.status == "graded", row.message
-    lost = {g: s for g, s in row.cells.items() if s < nbtools.graded_cells(source_nb(a))[g]}
-    assert row.score == row.max_score > 0, f"reference loses points in {lost}"
+    result = graded(a)["reference"]
+    assert result["status"] == "graded", result["messages"]
+    lost = {g: s for g, s in result["cells"].items() if s < nbtools.graded_cells(source_nb(a))[g]}
+    assert not lost and result["max_score"] > 0, f"reference loses points in {lost}: {result['messages']}"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("a", ASSIGNMENTS)
+@pytest.mark.parametrize("a", each_assignment())
 def test_untouched_release_scores_zero_everywhere(graded, a):
-    row = graded(a)["untouched"]
-    assert row.status == "graded", row.message
-    assert row.cells and all(s == 0 for s in row.cells.values()), row.cells
+    result = graded(a)["untouched"]
+    assert result["status"] == "graded", result["messages"]
+    assert result["cells"] and all(s == 0 for s in result["cells"].values()), result["cells"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("a,v", WRONG, ids=[f"{a}-{v.name}" for a, v in WRONG])
+@pytest.mark.parametrize("a,v", each_variant(WRONG))
 def test_wrong_implementation_loses_points(graded, a, v: Variant):
-    row = graded(a)[v.name]
-    assert row.status == "graded", row.message
+    result = graded(a)[v.name]
+    assert result["status"] == "graded", result["messages"]
     points = nbtools.graded_cells(source_nb(a))
-    kept = [g for g in v.fails if row.cells[g] >= points[g]]
-    assert row.score < row.max_score and not kept, f"{v.name} ({v.why}) keeps full points in {kept or 'all cells'}"
+    kept = [g for g in v.fails if result["cells"][g] >= points[g]]
+    assert not kept, f"{v.name} ({v.why}) keeps full points in {kept}"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("a,v", CORRECT, ids=[f"{a}-{v.name}" for a, v in CORRECT])
+@pytest.mark.parametrize("a,v", each_variant(CORRECT))
 def test_alternative_correct_implementation_keeps_full_points(graded, a, v: Variant):
-    row = graded(a)[v.name]
-    assert row.status == "graded", row.message
-    assert row.score == row.max_score, f"{v.name} ({v.why}) loses points: {row.cells}"
+    result = graded(a)[v.name]
+    assert result["status"] == "graded", result["messages"]
+    lost = {g: s for g, s in result["cells"].items() if s < nbtools.graded_cells(source_nb(a))[g]}
+    assert not lost, f"{v.name} ({v.why}) loses points in {lost}: {result['messages']}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("a", each_assignment())
+def test_nbgrader_autograde_gives_the_fast_path_scores(graded, tmp_path, a):
+    """The differential test: real `nbgrader autograde` on the sample, cell by cell against the fast path."""
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    for name in sample(a):
+        nbformat.write(submissions(a)[name], subs / f"{name}.ipynb")
+    rows = {r.student: r for r in plain.grade(a, subs, tmp_path / "workspace")}
+    fast = graded(a)
+    differ = {name: (rows[name].cells, fast[name]["cells"]) for name in sample(a)
+              if rows[name].status != "graded" or rows[name].cells != fast[name]["cells"]}
+    assert not differ, "nbgrader autograde (left) and the fast path (right) disagree:\n" + \
+        "\n".join(f"{name}: {pair}" for name, pair in differ.items())
+    assert any(s == 0 for name in sample(a) for s in rows[name].cells.values()), "the sample has no failing cell"
 
 
 @pytest.mark.slow

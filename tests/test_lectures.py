@@ -3,7 +3,7 @@ import pathlib
 
 import pytest
 
-from notebooks import ROOT, bad_outputs, execute
+from tests.notebooks import ROOT, bad_outputs, execute
 
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 

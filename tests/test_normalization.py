@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from tests import claims_normalization as claims
 import initnorm as inn
+from tests.claims_normalization import SEED_CLAIMS  # noqa: F401  (tests/test_seeds.py runs them with other seeds)
 from initnorm import normalization as nrm
 
 
@@ -126,10 +128,9 @@ def test_frozen_running_stats_keeps_running_averages():
 
 def test_covariate_shift_ordering():
     runs = {v: nrm.covariate_shift(v, steps=120) for v in nrm.ICS_VARIANTS}
-    median = {v: float(np.median(r.kl)) for v, r in runs.items()}
     assert all(len(r.kl) == 120 and len(r.loss) == 120 for r in runs.values())
-    # BN fixes the input distribution of the next layer; the injected noise makes it jump
-    assert median["batchnorm"] < median["plain"] / 100 < median["batchnorm + noise"] / 100
+    # BN fixes the input distribution of the next layer; the injected noise makes it jump (margins measured over seeds)
+    claims.covariate_shift_kl(0)
     assert nrm.covariate_shift("plain", steps=120) is runs["plain"]  # cached
 
 
@@ -140,7 +141,7 @@ def test_draw_covariate_shift_shows_the_runs():
     for v, r in runs.items():
         assert f"{v}: val acc {r.val_acc:.2f}" in text
     # Santurkar et al.: shifting the distribution after BN does not undo BN's benefit at this learning rate
-    assert runs["batchnorm + noise"].val_acc > runs["plain"].val_acc + 0.2
+    claims.covariate_shift_val_acc(0)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -151,7 +152,7 @@ def test_running_stats_trace():
     t = nrm.running_stats_trace()
     assert t.running_mean[0] == pytest.approx(0.1 * t.batch_mean[0])  # PyTorch momentum 0.1, from 0
     assert t.running_mean[1] == pytest.approx(0.9 * 0.1 * t.batch_mean[0] + 0.1 * t.batch_mean[1])
-    assert t.acc_train_mode[0] < t.acc_eval_mode - 0.2  # two-sample batch statistics are poor
+    claims.running_stats_eval_mode(0)  # two-sample batch statistics are poor
     fig = nrm.draw_running_stats()
     assert f"({t.acc_eval_mode:.3f})" in all_text(fig)
 
@@ -183,9 +184,7 @@ def test_bn_training_panel_caches_and_shows_the_sweep():
         expected = [nrm.train_run(norm, lr, 32, 2).final_val_acc for lr in nrm.LEARNING_RATES]
         np.testing.assert_allclose(ys, expected)
     # with momentum 0.9, lr 0.3 and 1.0 blow the plain MLP up; with BN the losses stay finite, and at 0.3 it learns
-    for lr in (0.3, 1.0):
-        assert nrm.train_run("none", lr, 32, 2).diverged and not nrm.train_run("batch", lr, 32, 2).diverged
-    assert nrm.train_run("batch", 0.3, 32, 2).final_val_acc > 0.6
+    claims.bn_allows_large_rates(0)
     assert "no normalization: diverged" in all_text(second)
 
 
@@ -226,8 +225,7 @@ def test_placement_models_and_results():
     assert nrm.placement_mlp("before activation")[0].bias is None  # beta makes the bias redundant
     fig = nrm.draw_placement()
     runs = {p: nrm.placement_run(p) for p in nrm.PLACEMENTS}
-    assert runs["none"].final_val_acc < 0.2  # default init, 8 layers: the signal vanishes
-    assert min(runs["before activation"].final_val_acc, runs["after activation"].final_val_acc) > 0.8
+    claims.placement(0)  # default init, 8 layers: the signal vanishes without BN; with it the net learns
     for p, r in runs.items():
         assert f"{nrm.PLACEMENT_NAMES[p]}: {r.final_val_acc:.3f}" in all_text(fig)
 
@@ -368,7 +366,8 @@ def test_spectral_normalized_mlp_is_1_lipschitz():
     ratios, bound = nrm.lipschitz_ratios(model, n_pairs=300)
     assert bound == pytest.approx(1.0, abs=1e-3) and ratios.max() <= bound
     plain_ratios, plain_bound = nrm.lipschitz_ratios(nrm.lipschitz_mlp(spectral=False), n_pairs=300)
-    assert plain_bound > 10 and plain_ratios.max() <= plain_bound
+    assert plain_ratios.max() <= plain_bound
+    claims.lipschitz_bound(0)
     fig = nrm.draw_spectral(n_iter=50)
     assert "spectral norm: bound 1" in all_text(fig)
 
@@ -380,11 +379,10 @@ def test_spectral_normalized_mlp_is_1_lipschitz():
 def test_depth_profile_and_runs():
     plain, bn = nrm.activation_profile(30, "none"), nrm.activation_profile(30, "batch")
     assert len(plain) == len(bn) == 30
-    assert plain[-1] < 1e-4 * plain[0]          # the input's influence vanishes without normalization
-    assert bn.max() < 3 * bn.min()              # and keeps its scale with BatchNorm
     fig = nrm.draw_depth()
     accs = {norm: [nrm.depth_run(d, norm).final_val_acc for d in nrm.DEPTHS] for norm in ("none", "batch")}
-    assert accs["batch"][1] > 0.8 > 0.2 > accs["none"][1]    # depth 10: BN trains, the plain net does not
-    assert accs["batch"][-1] < accs["batch"][0]              # and BN alone does not make depth free
+    # the input's influence vanishes without normalization and keeps its scale with BN; at depth 10 BN trains and
+    # the plain net does not; BN alone does not make depth free
+    claims.depth(0)
     text = all_text(fig)
     assert all(f"{a:.2f}" in text for a in accs["batch"])

@@ -4,7 +4,7 @@ import json
 import nbformat
 import pytest
 
-from notebooks import ROOT
+from tests.notebooks import ROOT
 
 NOTEBOOKS = sorted(p for d in ("lectures", "solutions", "exercises") for p in (ROOT / d).rglob("*.ipynb")
                    if ".ipynb_checkpoints" not in p.parts)

@@ -11,7 +11,7 @@ import pytest
 from autograder import course, nbtools
 from labdriver import Notebook
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 ASSIGNMENTS = [a for a in course.assignments() if (course.EXERCISES / a / f"{a}.ipynb").is_file()]
 
 
@@ -39,7 +39,7 @@ def test_a_correct_solution_runs_and_validates(assignment, lab, page):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_a_wrong_solution_shows_the_failing_test_and_its_message(assignment, lab, page):
-    wrong = importlib.import_module(f"catalogue.{assignment}").WRONG[0]
+    wrong = importlib.import_module(f"tests.catalogue.{assignment}").WRONG[0]
     nb = Notebook(page, lab, student_notebook(lab, assignment, "wrong", wrong.apply(reference(assignment))))
     nb.run_all()
     failed = [(nbtools.nbgrader_meta(c).get("grade_id"), o) for c in nb.cell_json() for o in c.get("outputs", [])

@@ -12,7 +12,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from labdriver import ROOT, Notebook
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 PANEL_CALL = re.compile(r"\bmake_\w+_panel\(|\bPanel\(")
 

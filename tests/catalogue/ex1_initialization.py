@@ -4,7 +4,7 @@ Each WRONG entry is one realistic mistake; `fails` lists the test cells that mus
 draws its numbers in another order or has another code shape, and must keep full points: the random
 initializers are tested on their distribution, never on exact values.
 """
-from catalogue import Variant
+from tests.catalogue import Variant
 
 _RECEPTIVE = "    for size in shape[2:]:\n        receptive_field *= size\n"
 _XAVIER_STD = "std = gain * math.sqrt(2.0 / (fan_in + fan_out))"

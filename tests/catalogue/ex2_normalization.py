@@ -3,7 +3,7 @@
 Every WRONG entry names the test cells that must catch it; the comment in `why` is the mistake as a student
 would make it. CORRECT entries are equivalent rewrites that must keep full points.
 """
-from catalogue import Variant
+from tests.catalogue import Variant
 
 BN, BWD, ALT = "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt"
 LN, LN_BWD = "layernorm_forward", "layernorm_backward"

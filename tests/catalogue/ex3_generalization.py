@@ -4,7 +4,7 @@ Each WRONG entry is one realistic mistake; `fails` lists the test cells that mus
 draws its random numbers in another order, with other NumPy calls or other (equally valid) conventions, and must
 keep full points: the tests check properties of the masks, mixes and boxes, never exact random values.
 """
-from catalogue import Variant
+from tests.catalogue import Variant
 
 _DROPOUT_MASK = "mask = (rng.random(x.shape) >= p) / (1.0 - p)"
 _CUTMIX_LAM = "    lam = rng.beta(alpha, alpha)\n    perm = rng.permutation(N)\n"
