@@ -45,7 +45,7 @@ check: $(STAMP)
 
 # a PNG of the main widget of each lecture, as JupyterLab shows it (docs/screenshots/, shown in the README)
 screenshots: $(STAMP) $(CHROMIUM)
-	$(PY) tests/browser/screenshots.py
+	$(PY) -m tests.browser.screenshots
 
 release: $(STAMP)
 	$(PY) -m autograder release

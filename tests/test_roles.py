@@ -16,9 +16,7 @@ import urllib.request
 import pytest
 
 from autograder import course
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "browser"))
-from labdriver import Lab  # noqa: E402
+from tests.browser.labdriver import Lab
 
 JUPYTER = course.ROOT / "autograder" / "jupyter"
 INSTRUCTOR_PLUGINS = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list",

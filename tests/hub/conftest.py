@@ -4,10 +4,6 @@ installs what it needs (PostgreSQL, the hub's proxy, Chromium) and sets INITNORM
 from __future__ import annotations
 
 import os
-import pathlib
-import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "browser"))  # labdriver
 
 collect_ignore_glob = [] if os.environ.get("INITNORM_HUB_TEST") == "1" else ["test_*.py"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from labdriver import Notebook
+from tests.browser.labdriver import Notebook
 
 LAB_READY = "() => !!(window.jupyterapp && window.jupyterapp.started && document.querySelector('.jp-LabShell'))"
 PANEL = "#nbgrader-assignment-list"

@@ -31,8 +31,8 @@ from autograder import course, nbtools
 from autograder.hub import accounts
 from autograder.hub.postgres import Postgres
 from autograder.hub.server import Hub, stop_leftovers
-from hubdriver import HubUser
-from labdriver import launch
+from tests.hub.hubdriver import HubUser
+from tests.browser.labdriver import launch
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 A = "ex1_initialization"
@@ -146,7 +146,7 @@ def test_the_term(term):
     source = nbtools.read(course.SOLUTIONS / A / f"{A}.ipynb")
     reference = nbtools.reference_code(source)
     total = sum(nbtools.graded_cells(source).values())
-    partly_wrong = importlib.import_module(f"catalogue.{A}").WRONG[0]
+    partly_wrong = importlib.import_module(f"tests.catalogue.{A}").WRONG[0]
     release = nbtools.read(course.EXERCISES / A / f"{A}.ipynb")
     alice, bob = term.login("alice"), term.login("bob")  # the hub starts both servers at once
     for user in (alice, bob):
