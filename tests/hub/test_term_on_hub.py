@@ -39,7 +39,6 @@ A = "ex1_initialization"
 NB = f"{A}/{A}.ipynb"
 PREFIX = "initnorm-hubtest-"
 NAMES = {"alice": "hubtest-alice", "bob": "hubtest-bob", "teacher": "hubtest-teacher"}
-ON_TIME_S = 150  # from the release to the due date: both fetch, validate (at once), submit on time
 SHOTS = os.environ.get("HUB_SCREENSHOTS", "")
 
 
@@ -154,8 +153,10 @@ def test_the_term(term):
     check_roles(term, alice)
     lap("logged in, roles checked")
 
-    due = datetime.now(timezone.utc) + timedelta(seconds=ON_TIME_S)
-    term.instructor("exchange-release", A, "--duedate", due.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    # released with a due date a day ahead; after the first grading the instructor moves it to that moment, so
+    # that no wall-clock window has to hold on a loaded machine
+    ahead = datetime.now(timezone.utc) + timedelta(days=1)
+    term.instructor("exchange-release", A, "--duedate", ahead.strftime("%Y-%m-%d %H:%M:%S UTC"))
     for user in (alice, bob):
         user.open_assignments()
         assert user.row("released", A).count() == 1, f"{user.name} does not see {A} released"
@@ -175,9 +176,7 @@ def test_the_term(term):
     alice.press("fetched", A, "Submit", then="submitted")
     assert len(alice.wait_for_submissions(A, 1)) == 1, alice.submissions(A)
     term.shot(alice, "hub_assignments_after_submit")
-    left = (due - datetime.now(timezone.utc)).total_seconds()
-    lap(f"on time: both submitted, {ON_TIME_S - left:.0f} s of the {ON_TIME_S} s before the due date")
-    assert left > 0, f"the on-time submissions took {ON_TIME_S - left:.0f} s, more than the {ON_TIME_S} s allowed"
+    lap("on time: both submitted")
     text = bob.validate_result()
     assert "Success" not in text and "failed" in text, text[:2000]
 
@@ -187,8 +186,7 @@ def test_the_term(term):
     assert rows[bob.name]["score"] == "0" and rows[bob.name]["late_by_minutes"] == "", rows[bob.name]
     check_privacy(alice, bob, feedback=False)
     lap("graded the on-time submissions")
-    while datetime.now(timezone.utc) < due + timedelta(seconds=2):  # until the due date has passed
-        time.sleep(0.5)
+    move_due_date_to_now(term)
     bob.open_assignments()
     bob.press("fetched", A, "Submit", then="submitted")  # late: replaces the first
     assert len(bob.wait_for_submissions(A, 2)) == 2, bob.submissions(A)
@@ -221,6 +219,19 @@ def test_the_term(term):
         assert gb.find_submission(A, alice.name).score == total
         assert gb.find_submission(A, bob.name).score == float(late["score"])
         assert gb.find_assignment(A).duedate is not None
+
+
+def move_due_date_to_now(term: Term) -> None:
+    """The instructor sets the due date to this moment in the PostgreSQL gradebook (what formgrader's due date
+    field does); what is submitted from now on is late."""
+    from nbgrader.api import Gradebook
+
+    time.sleep(1.5)
+    os.environ.update(term.pg.environ())
+    with Gradebook(term.pg.url) as gb:
+        assert gb.find_assignment(A).duedate is not None, "exchange-release did not store the due date"
+        gb.update_or_create_assignment(A, duedate=datetime.now(timezone.utc).replace(tzinfo=None))
+    time.sleep(1.5)
 
 
 def collect_and_grade(term: Term) -> dict[str, dict]:
