@@ -45,7 +45,7 @@ check: $(STAMP)
 
 # a PNG of the main widget of each lecture, as JupyterLab shows it (docs/screenshots/, shown in the README)
 screenshots: $(STAMP) $(CHROMIUM)
-	$(PY) tests/browser/screenshots.py
+	$(PY) -m tests.browser.screenshots
 
 release: $(STAMP)
 	$(PY) -m autograder release
@@ -74,3 +74,30 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(WORKSPACE) .pytest_cache
+
+# ---- the course on a JupyterHub (README, "Running the course on a JupyterHub"); both need root.
+# configurable-http-proxy (the hub's proxy) from npm into .hub/proxy (git-ignored); PostgreSQL (the gradebook's
+# server) from Debian when it is missing
+HUB_PROXY := .hub/proxy/node_modules/.bin/configurable-http-proxy
+HUB_PROXY_VERSION := 5.2.0
+.PHONY: hub test-hub hub-postgresql
+
+$(HUB_PROXY):
+	npm install --prefix .hub/proxy --no-audit --no-fund --no-save configurable-http-proxy@$(HUB_PROXY_VERSION)
+
+hub-postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql) || \
+		(echo "install Debian's PostgreSQL server (as root: apt-get install postgresql)"; exit 1)
+
+# a hub on 127.0.0.1:8000 with an instructor and two students; prints the URL and the passwords; Ctrl-C stops it
+hub: $(STAMP) $(HUB_PROXY) hub-postgresql
+	$(PY) -m autograder.hub $(HUB_ARGS)
+
+# the browser test of a whole term on that hub (tests/hub); HUB_SCREENSHOTS=docs/screenshots keeps its pictures
+test-hub: $(STAMP) $(CHROMIUM) $(HUB_PROXY) hub-postgresql
+	INITNORM_HUB_TEST=1 HUB_SCREENSHOTS="$(HUB_SCREENSHOTS)" $(PY) -m pytest -p no:cacheprovider tests/hub
+
+# `make lab` is a student's JupyterLab: the Assignments panel and Validate, no instructor tools, no news prompt
+# (autograder/jupyter/student; the hub gives its students the same, its instructors autograder/jupyter/instructor)
+lab: export JUPYTER_CONFIG_PATH := $(CURDIR)/autograder/jupyter/student:$(CURDIR)/autograder/jupyter/common$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))

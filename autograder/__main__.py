@@ -2,7 +2,8 @@
 
 python -m autograder release [ASSIGNMENT ...]
 python -m autograder grade ASSIGNMENT SUBMISSIONS [--workspace DIR] [--jobs N] [--force] [--db URL] ...
-python -m autograder exchange-release | collect | feedback ASSIGNMENT [--exchange DIR] [--course ID] [--duedate D]
+python -m autograder exchange-release | collect | feedback ASSIGNMENT [--exchange DIR] [--course ID] [--db URL]
+       [--duedate D]
 python -m autograder check NOTEBOOK [--no-validate]   (students: before submitting)
 
 `grade` takes a folder of <student>.ipynb files, nbgrader's submitted/ tree, or a zip of either, and writes
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         ex.add_argument("--exchange", type=pathlib.Path, default=exchange.DEFAULT_EXCHANGE,
                         help=f"nbgrader's Exchange.root (default {exchange.DEFAULT_EXCHANGE})")
         ex.add_argument("--course", default="initnorm", help="nbgrader's course id (default initnorm)")
+        ex.add_argument("--db", default=None, help="gradebook SQLAlchemy URL, as given to `grade` "
+                                                   "(default: sqlite in the workspace)")
         if name == "exchange-release":
             ex.add_argument("--duedate", default=None, help="e.g. '2026-12-01 17:00:00 Europe/Amsterdam'")
     ck = sub.add_parser("check", help="students: check a notebook before submitting (structure + nbgrader validate)")
@@ -76,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         course.check_assignment(args.assignment, args.course_dir)
         where = (args.assignment, args.workspace.resolve(), args.exchange.resolve(), args.course)
         if args.command == "exchange-release":
-            log = exchange.release(*where, duedate=args.duedate)
+            log = exchange.release(*where, duedate=args.duedate, db_url=args.db)
         else:
-            log = (exchange.collect if args.command == "collect" else exchange.release_feedback)(*where)
+            log = (exchange.collect if args.command == "collect" else exchange.release_feedback)(*where, db_url=args.db)
         print(log.strip())
         return 0
     if args.jobs is not None and args.jobs < 1:

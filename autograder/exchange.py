@@ -19,9 +19,11 @@ from . import course
 DEFAULT_EXCHANGE = pathlib.Path("/srv/nbgrader/exchange")
 
 
-def _run(step: str, assignment: str, root: pathlib.Path, exchange: pathlib.Path, course_id: str, *extra: str) -> str:
+def _run(step: str, assignment: str, root: pathlib.Path, exchange: pathlib.Path, course_id: str, *extra: str,
+         db_url: str | None = None) -> str:
+    db = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
     done = course.nbgrader(step, assignment, f"--Exchange.root={exchange}", f"--CourseDirectory.course_id={course_id}",
-                           *extra, cwd=root)
+                           *db, *extra, cwd=root)
     log = done.stdout + done.stderr
     if done.returncode != 0:
         raise SystemExit(f"nbgrader {step} {assignment} failed (exit {done.returncode}):\n{log.strip()}")
@@ -39,23 +41,26 @@ def parse_duedate(text: str) -> datetime:
 
 
 def release(assignment: str, root: pathlib.Path, exchange: pathlib.Path, course_id: str,
-            duedate: str | None = None) -> str:
+            duedate: str | None = None, db_url: str | None = None) -> str:
+    """`db_url`: the gradebook that `grade --db` will use (default: root/gradebook.db); the due date goes there."""
     from nbgrader.api import Gradebook
 
     exchange.mkdir(parents=True, exist_ok=True)
     exchange.chmod(0o1777)  # every student writes into it; the sticky bit keeps their files their own
-    course.prepare_workspace(assignment, root)
+    course.prepare_workspace(assignment, root, db_url=db_url)
     if duedate is not None:
-        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        with Gradebook(db_url or f"sqlite:///{root / 'gradebook.db'}") as gb:
             gb.update_or_create_assignment(assignment, duedate=parse_duedate(duedate))
-    return _run("release_assignment", assignment, root, exchange, course_id, "--force")
+    return _run("release_assignment", assignment, root, exchange, course_id, "--force", db_url=db_url)
 
 
-def collect(assignment: str, root: pathlib.Path, exchange: pathlib.Path, course_id: str) -> str:
-    return _run("collect", assignment, root, exchange, course_id, "--update")
+def collect(assignment: str, root: pathlib.Path, exchange: pathlib.Path, course_id: str,
+            db_url: str | None = None) -> str:
+    return _run("collect", assignment, root, exchange, course_id, "--update", db_url=db_url)
 
 
-def release_feedback(assignment: str, root: pathlib.Path, exchange: pathlib.Path, course_id: str) -> str:
+def release_feedback(assignment: str, root: pathlib.Path, exchange: pathlib.Path, course_id: str,
+                     db_url: str | None = None) -> str:
     if not any((root / "feedback").glob(f"*/{assignment}/*.html")):
         raise SystemExit(f"no feedback for {assignment} in {root / 'feedback'}: grade the collected submissions first")
-    return _run("release_feedback", assignment, root, exchange, course_id)
+    return _run("release_feedback", assignment, root, exchange, course_id, db_url=db_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labdriver import Lab, copy_course, launch
+from tests.browser.labdriver import Lab, copy_course, launch
 
 
 def pytest_configure(config):

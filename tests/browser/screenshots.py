@@ -13,7 +13,7 @@ import pathlib
 import sys
 import tempfile
 
-from labdriver import ROOT, Lab, Notebook, copy_course, launch
+from tests.browser.labdriver import ROOT, Lab, Notebook, copy_course, launch
 
 # lecture -> words of the title of the panel that shows the lecture best (the first panel otherwise)
 MAIN = {

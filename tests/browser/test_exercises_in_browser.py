@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from autograder import course, nbtools
-from labdriver import Notebook
+from tests.browser.labdriver import Notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 ASSIGNMENTS = [a for a in course.assignments() if (course.EXERCISES / a / f"{a}.ipynb").is_file()]

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from labdriver import ROOT, Notebook
+from tests.browser.labdriver import ROOT, Notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
