@@ -89,8 +89,9 @@ def placement(seed: int = 0) -> None:
     final = {p: nrm.placement_run(p, seed=seed).final_val_acc for p in nrm.PLACEMENTS}
     s = measured("placement", plain=final["none"],
                  bn=min(final["before activation"], final["after activation"]))
-    # over seeds 0-9: plain 0.087..0.105 (chance), BN 0.880..0.935 (mean 0.912); bars 0.2 and 0.8
-    assert s["plain"] < 0.2 and s["bn"] > 0.8, s
+    # over seeds 0-9, 101-110 and 500-506 (fused optimizers): plain 0.087..0.156 (chance), BN 0.795..0.953
+    # (mean 0.92; seed 505 is the low tail); bars 0.2 and 0.7
+    assert s["plain"] < 0.2 and s["bn"] > 0.7, s
 
 
 def depth(seed: int = 0) -> None:

@@ -3,25 +3,21 @@ in the first minute. Tests that share an expensive session fixture carry the sam
 `pytest -n 2` it is built once."""
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-# jsonschema (imported by nbformat) tries to import rfc3987_syntax for its "iri" format checker, and that compiles
-# an Earley grammar at import: 4-10 s in every test process. No schema the tests validate uses that format, so
-# the import is refused (jsonschema then leaves the format unchecked). This must run before nbformat is imported.
-sys.modules.setdefault("rfc3987_syntax", None)
+import autograder  # noqa: F401  (first: it spares every test process jsonschema's iri grammar, 4-10 s; see there)
 
 # slow tests by phase: the earlier, the sooner a failure shows
-PHASES = ["test_seeds", "test_initialization", "test_normalization", "test_generalization", "test_initnorm",
-          "test_lectures", "test_exercises", "test_check", "test_autograder", "test_exchange", "browser"]
+PHASES = ["test_initialization", "test_normalization", "test_generalization", "test_initnorm",
+          "test_seeds", "test_lectures", "test_fastgrade", "test_exercises", "test_check", "test_make_lab", "test_roles",
+          "test_feedback", "test_autograder", "test_exchange", "browser"]
 
 
 def _phase(item) -> int:
     if item.get_closest_marker("slow") is None:
         return -1
-    path = str(item.path)
-    return next((i for i, name in enumerate(PHASES) if name in path), len(PHASES))
+    name = "browser" if item.path.parent.name == "browser" else item.path.stem
+    return PHASES.index(name) if name in PHASES else len(PHASES)
 
 
 def pytest_collection_modifyitems(config, items):
