@@ -14,9 +14,11 @@ tests/test_exercises.py checks this path against real `nbgrader autograde` on a 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,8 +52,15 @@ def grade_many(source_nb, release_nb, submissions: dict, needed: dict | None = N
         out.mkdir()
         spec_path.write_text(json.dumps({"jobs": jobs, "cell_timeout": cell_timeout, "notebooks": specs}))
         env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        done = subprocess.run([sys.executable, __file__, str(spec_path), str(out)], cwd=tmp, env=env,
-                              capture_output=True, text=True)
+        # a session of its own: whatever stops this call (an interrupt, a timeout) also stops every fork of the tree
+        proc = subprocess.Popen([sys.executable, __file__, str(spec_path), str(out)], cwd=tmp, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            _, stderr = proc.communicate()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
         if done.returncode != 0:
             raise RuntimeError(f"fastgrade failed ({done.returncode}):\n{done.stderr[-3000:]}")
         results = {}
@@ -91,7 +100,6 @@ class _Tree:
 
     def __init__(self, spec: dict, out: pathlib.Path):
         import multiprocessing
-        import signal
 
         from IPython.core.interactiveshell import InteractiveShell
         from traitlets.config import Config
@@ -154,8 +162,6 @@ class _Tree:
         self.tokens.acquire()
 
     def _execute(self, i: int, source: str) -> None:
-        import signal
-
         from IPython.utils.capture import capture_output
 
         with capture_output(display=False) as captured:
