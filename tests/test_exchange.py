@@ -128,7 +128,7 @@ def test_release_fetch_submit_collect_grade_feedback(trip):
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         assert gb.find_assignment(A).duedate is not None, "exchange-release did not store the due date"
         gb.update_or_create_assignment(A, duedate=datetime.now(timezone.utc).replace(tzinfo=None))
-    time.sleep(1.5)
+    time.sleep(6.5)  # late by at least 0.1 minute, the CSV's resolution
     bob.work(partly_wrong.apply(reference))  # ...then a partly wrong one after it, which replaces the first
     bob.nbgrader("submit", A)
 

@@ -231,7 +231,7 @@ def move_due_date_to_now(term: Term) -> None:
     with Gradebook(term.pg.url) as gb:
         assert gb.find_assignment(A).duedate is not None, "exchange-release did not store the due date"
         gb.update_or_create_assignment(A, duedate=datetime.now(timezone.utc).replace(tzinfo=None))
-    time.sleep(1.5)
+    time.sleep(6.5)  # late by at least 0.1 minute, the CSV's resolution
 
 
 def collect_and_grade(term: Term) -> dict[str, dict]:
