@@ -1,5 +1,6 @@
 """How long the test suite takes: `make test-fast` and `make test`, each timed from start to end, with the 10
-slowest tests of `make test` (pytest's --durations), written into benchmarks/README.md between the `suite` markers.
+slowest tests of `make test` (pytest's --durations), written into benchmarks/README.md between the `suite` markers;
+pytest's whole output goes to grading/suite/<target>.log.
 
     python -m benchmarks.suite [--no-write]
 
@@ -17,6 +18,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = ROOT / "benchmarks" / "README.md"
+LOGS = ROOT / "grading" / "suite"  # git-ignored
 BEGIN, END = "<!-- suite:begin -->", "<!-- suite:end -->"
 DURATION = re.compile(r"^\s*([\d.]+)s (call|setup|teardown)\s+(\S+)")
 SUMMARY = re.compile(r"=+ (.*) in ([\d.]+)s")
@@ -25,7 +27,10 @@ SUMMARY = re.compile(r"=+ (.*) in ([\d.]+)s")
 def timed(target: str) -> tuple[float, str, int]:
     start = time.perf_counter()
     done = subprocess.run(["make", "--no-print-directory", target], cwd=ROOT, capture_output=True, text=True)
-    return time.perf_counter() - start, done.stdout + done.stderr, done.returncode
+    log = done.stdout + done.stderr
+    LOGS.mkdir(parents=True, exist_ok=True)
+    (LOGS / f"{target}.log").write_text(log)  # pytest's whole output, failures included
+    return time.perf_counter() - start, log, done.returncode
 
 
 def slowest(log: str, n: int = 10) -> list[tuple[float, str, str]]:
