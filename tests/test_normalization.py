@@ -2,11 +2,9 @@
 references (nn.BatchNorm1d, autograd, centred differences, torch.nn.functional, torch.linalg, scikit-learn, gradient
 descent written here), its widgets, and every claim the lecture asserts about a random experiment (SEED_CLAIMS in
 tests/claims_normalization.py, re-run with other seeds by test_seeds.py)."""
-import io
 import math
 import re
 
-import matplotlib
 import numpy as np
 import pytest
 import torch
@@ -17,21 +15,7 @@ import initnorm as inn
 from initnorm import normalization as nrm
 from tests import claims_normalization as claims
 from tests.claims_normalization import SEED_CLAIMS, lecture  # noqa: F401  (tests/test_seeds.py runs them with other seeds)
-
-
-def pixels(fig) -> np.ndarray:
-    """The figure rendered to raw RGBA bytes (works for closed figures too)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="rgba", dpi=40)
-    return np.frombuffer(buf.getvalue(), dtype=np.uint8)
-
-
-def differ(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape != b.shape or not np.array_equal(a, b)
-
-
-def all_text(fig) -> str:
-    return "\n".join(t.get_text() for t in fig.findobj(matplotlib.text.Text))
+from tests.panels import all_text, check_redraws_like_fresh, differ, pixels
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -212,7 +196,8 @@ def test_accuracy_in_training_mode_leaves_the_model_alone():
     assert acc == pytest.approx(reference)
 
 
-def test_train_is_sgd_with_momentum_and_stops_at_a_non_finite_loss():
+def test_train_is_the_cores_loop_and_stops_at_a_non_finite_loss():
+    """The lecture's visible loop against inn.train (fused SGD with momentum 0.9, batches in randperm(seed) order)."""
     ns = lecture()
     data = inn.gaussian_blobs(n=200, n_features=64, n_classes=10, seed=1)
     model, reference = inn.mlp(64, 10, 1, width=16, seed=3), inn.mlp(64, 10, 1, width=16, seed=3)
@@ -220,16 +205,11 @@ def test_train_is_sgd_with_momentum_and_stops_at_a_non_finite_loss():
     losses, acc, diverged = ns["train"](model, data, epochs=2, lr=0.05, batch=32, seed=4,
                                         on_step=lambda m, step: steps.append(step))
     assert steps == list(range(1, len(losses) + 1)) and len(losses) == 2 * math.ceil(150 / 32) and not diverged
-    opt, gen = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=0.9), torch.Generator().manual_seed(4)
-    for _ in range(2):
-        for idx in torch.randperm(150, generator=gen).split(32):
-            loss = F.cross_entropy(reference(data.x_train[idx]), data.y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    history = inn.train(reference, data, epochs=2, lr=0.05, batch_size=32, seed=4)
+    np.testing.assert_allclose(losses, history.step_loss, rtol=1e-5)
     for p, q in zip(model.parameters(), reference.parameters()):
-        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
-    assert acc[-1] == pytest.approx(inn.evaluate(model, data.x_val, data.y_val)[1])
+        torch.testing.assert_close(p, q)
+    assert acc == pytest.approx(history.val_acc)
     _, acc, diverged = ns["train"](inn.mlp(64, 10, 1, width=16, seed=3), data, epochs=2, lr=1e6, batch=32)
     assert diverged and acc == []
 
@@ -409,26 +389,7 @@ def test_ln_blocks_put_the_norm_where_they_say():
 # The panels that redraw in place
 # ---------------------------------------------------------------------------------------------------------
 
-def _another_value(control):
-    values = [o[1] if isinstance(o, tuple) else o for o in getattr(control, "options", ())]
-    if values:
-        return next(v for v in reversed(values) if v != control.value)
-    if isinstance(control.value, bool):
-        return not control.value
-    if hasattr(control, "base"):
-        return control.base ** (control.max if control.value != control.base ** control.max else control.min)
-    return control.max if control.value != control.max else control.min
-
-
 @pytest.mark.slow  # renders each panel twice per control: seconds per panel
 @pytest.mark.parametrize("name", ["conditioning_panel", "norm_axes_panel"])
 def test_a_panel_redrawn_into_its_figure_looks_exactly_like_a_fresh_drawing(name):
-    panel = lecture()[name]
-    assert not panel.run_button and panel.redraws_in_place
-    first = panel.update()
-    for control in panel.controls:
-        px = pixels(first)
-        fig = panel.update(**{control: _another_value(panel.controls[control])})
-        assert fig is first, "the panel built a new figure instead of drawing into its previous one"
-        assert differ(px, pixels(fig)), f"moving {control!r} changed nothing"
-        assert panel.render(fig) == panel.render(panel.draw(**panel.values())), f"after {control!r} it differs"
+    check_redraws_like_fresh(lecture()[name])
