@@ -116,14 +116,14 @@ def placement(seed: int = 0) -> None:
 
 
 def batch_size(seed: int = 0) -> None:
-    """Section 9: at batch 2 BatchNorm collapses and GroupNorm does not; from batch 16 on BatchNorm catches up."""
+    """Section 9: at batch 2 BatchNorm collapses and GroupNorm does not; at batch 16 BatchNorm has caught up."""
     run = lecture()["batch_size_run"]
-    bn = {b: run("batch", b, seed=seed)[1][-1] for b in (2, 16, 32, 64, 128)}
+    bn = {b: run("batch", b, seed=seed)[1][-1] for b in (2, 16)}
     gn_2 = run("group", 2, seed=seed)[1][-1]
-    s = measured("batch_size", gn_2=gn_2, gn_minus_bn_2=gn_2 - bn[2], bn_best_from_16=max(bn[b] for b in (16, 32, 64, 128)))
+    s = measured("batch_size", gn_2=gn_2, gn_minus_bn_2=gn_2 - bn[2], bn_16=bn[16])
     # over seeds 0-9: GN at 2 0.900..0.953, bar 0.8; BN at 2 0.205..0.528, GN - BN at 2 0.421..0.742, bar 0.3;
-    # BN's best from 16 on 0.933..0.960, bar 0.85
-    assert s["gn_2"] > 0.8 and s["gn_minus_bn_2"] > 0.3 and s["bn_best_from_16"] > 0.85, s
+    # BN at 16 0.931..0.956, bar 0.85
+    assert s["gn_2"] > 0.8 and s["gn_minus_bn_2"] > 0.3 and s["bn_16"] > 0.85, s
 
 
 def deep_profiles(seed: int = 0) -> None:
@@ -142,12 +142,15 @@ def deep_profiles(seed: int = 0) -> None:
 
 
 def depth(seed: int = 0) -> None:
-    """Section 13: at 30 blocks the residual BatchNorm net trains, the plain BatchNorm net falls far behind."""
+    """Section 13: the plain BatchNorm net trains at 10 blocks; at 30 the residual one trains and the plain one falls
+    far behind."""
     run = lecture()["depth_run"]
     plain, res = run(30, False, seed=seed)[1][-1], run(30, True, seed=seed)[1][-1]
-    s = measured("depth", plain_30=plain, res_30=res, gap=res - plain)
+    s = measured("depth", plain_10=run(10, False, seed=seed)[1][-1], plain_30=plain, res_30=res, gap=res - plain)
     # over seeds 0-9: plain 0.105..0.207, residual 0.869..0.902, gap 0.695..0.786; bars 0.8 and a gap of 0.3
     assert s["res_30"] > 0.8 and s["gap"] > 0.3, s
+    # over seeds 0-9: plain at 10 blocks 0.751..0.904; bar 0.65
+    assert s["plain_10"] > 0.65, s
 
 
 def pre_post_ln(seed: int = 0) -> None:
