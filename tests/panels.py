@@ -36,14 +36,15 @@ def another_value(control, avoid=()):
     return control.max if control.value != control.max else control.min
 
 
-def check_redraws_like_fresh(panel, avoid=()) -> None:
-    """Move every control of a panel without a Run button once: the panel must draw into its previous figure, change
-    it, and give exactly the picture a fresh drawing gives."""
+def check_redraws_like_fresh(panel, avoid=(), start=None) -> None:
+    """Move every control of a panel without a Run button once, from the panel's state after update(**start), and
+    back: the panel must draw into its previous figure, change it, and give exactly the picture a fresh drawing gives."""
     assert not panel.run_button and panel.redraws_in_place
-    first = panel.update()
+    first = panel.update(**(start or {}))
     for control in panel.controls:
-        px = pixels(first)
+        px, before = pixels(first), panel.controls[control].value
         fig = panel.update(**{control: another_value(panel.controls[control], avoid)})
         assert fig is first, "the panel built a new figure instead of drawing into its previous one"
         assert differ(px, pixels(fig)), f"moving {control!r} changed nothing"
         assert panel.render(fig) == panel.render(panel.draw(**panel.values())), f"after {control!r} it differs"
+        panel.update(**{control: before})
