@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FixedLocator
 
 from .data import digits
 from .plots import log_decades, new_figure
@@ -74,7 +75,9 @@ def draw_conditioning(runs: dict, shown: bool, lr_factor: float, steps: int, fig
         ax2.plot(np.maximum(gaps, 1e-16), color=GREEN if standardize else BLUE,
                  label=f"{name}: kappa {r['kappa']:.3g}, {describe(r, steps)}", **style)
     ax2.axhline(1e-6, color=GREY, lw=0.8, ls=":")
-    ax2.set(yscale="log", ylim=(1e-16, 1e3), xlabel="gradient-descent step", ylabel="(L(w) - L*) / (L(w0) - L*)")
+    log_decades(ax2)  # plain-text labels: mathtext is parsed again at every redraw
+    ax2.yaxis.set_major_locator(FixedLocator(10.0 ** np.arange(-15, 3, 3)))  # every third decade
+    ax2.set(ylim=(1e-16, 1e3), xlabel="gradient-descent step", ylabel="(L(w) - L*) / (L(w0) - L*)")
     ax2.set_title(f"same relative step: lr = {lr_factor:g} / lambda_max", fontsize=10)
     ax2.grid(alpha=0.3)
     ax2.legend(fontsize=7, loc="lower left")
