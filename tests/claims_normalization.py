@@ -6,7 +6,8 @@ Every margin was set from the spread of the bounded quantity over seeds 0-9 (`py
 claims_normalization`; the range is quoted next to the assertion, here and in the lecture): floating-point kernels
 differ between CPUs, so a margin fitted to one run breaks on the next machine. The exact checks (BatchNorm against
 nn.BatchNorm1d, the backward against autograd, the conditioning experiment on fixed data) are not listed here.
-Together the claims cost about 7.5 s of CPU per seed on one thread.
+Together the claims cost 5.7-7.4 s of CPU per seed on one thread (seeds 202-505, load average about 3 on 2 cores;
+the first seed of a process adds about 3 s of torch start-up).
 """
 from __future__ import annotations
 
