@@ -24,6 +24,7 @@ from . import course
 from .nbtools import nbgrader_meta
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+WARNING = re.compile(r"\b\w*Warning: ")  # a line of warnings.showwarning
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +172,10 @@ def _short(error: str) -> str:
     """The last line of a traceback ('AssertionError: dgamma has shape ...'), without colour codes."""
     lines = [line.rstrip() for line in ANSI.sub("", error).splitlines() if line.strip()]
     last = lines[-1] if lines else "failed"
+    warning = next((line.strip() for line in lines if WARNING.search(line)), None)
+    if warning and "Traceback" not in error:
+        return (f"printed a warning on stderr ({warning}): Validate counts that as a failure, the course's grader "
+                "does not; fix your code if the warning points to a mistake")
     if last.rstrip(": ") == "NotImplementedError":
         return "NotImplementedError: an answer cell above still has `raise NotImplementedError()`: write your code there"
     return last

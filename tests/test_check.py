@@ -178,3 +178,20 @@ def test_what_validate_misses_the_check_catches(tmp_path):
     report = check.check(tmp_path / f"{A}.ipynb")
     assert report.validate == "passed" and not report.ok
     assert [p.kind for p in report.problems] == ["missing"]
+
+
+@pytest.mark.slow
+def test_a_warning_fails_validate_but_not_the_grade(tmp_path):
+    """What each exercise's introduction says: a test cell that printed a warning on stderr fails nbgrader's
+    Validate (and so the check), and the check says why. That the grader keeps the points: test_assemble's
+    test_scores_are_all_or_nothing_and_ignore_warnings and the hostile batch's h22_correct_with_warning."""
+    code = nbtools.reference_code(nbtools.read(course.SOLUTIONS / A / f"{A}.ipynb"))
+    code["compute_fans"] = code["compute_fans"].replace(
+        '"""\n', '"""\n    import warnings\n    warnings.warn("compute_fans: a test warning")\n', 1)
+    assert "a test warning" in code["compute_fans"]
+    nbformat.write(nbtools.fill(release(), code), tmp_path / f"{A}.ipynb")
+    report = check.check(tmp_path / f"{A}.ipynb")
+    assert report.validate == "failed", report
+    assert report.failures[0].grade_id == "test_compute_fans", report.failures  # and each later cell calling it
+    assert all("printed a warning on stderr (" in f.message and "a test warning" in f.message
+               for f in report.failures), report.failures
