@@ -144,13 +144,13 @@ def draw_weights(weights: dict, ax, near_zero: float = 0.01) -> None:
     style(ax, "first-layer weights after training", "weight value", "count", legend=True)
 
 
-def draw_decay(ax, rms: dict, rate: dict, max_points: int = 3000) -> None:
+def draw_decay(ax, rms: dict, rate: dict, max_points: int = 800) -> None:
     """Each first-layer weight's decay per step (in units of lr * lambda * w) against the RMS of its data gradient,
     log-log, one colour per optimizer. rms, rate: label -> (n,) arrays."""
     for (label, r), c in zip(rate.items(), ("tab:red", "tab:blue", "tab:green")):
         x, y = rms[label], r
         keep = np.linspace(0, len(x) - 1, min(max_points, len(x))).astype(int)
-        tagged(ax.scatter(np.maximum(x[keep], 1e-9), y[keep], s=3, alpha=0.4, color=c, label=label), f"decay_{label}")
+        tagged(ax.scatter(np.maximum(x[keep], 1e-9), y[keep], s=3, color=c, label=label), f"decay_{label}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     style(ax, "decay per step, in units of lr·λ·w", "RMS of the weight's data gradient",

@@ -224,9 +224,9 @@ def test_panel_saves_figures_when_asked(tmp_path, monkeypatch):
 
 
 # the panels that do not train: each redraws into its previous figure
-# (lecture 1 defines its panels in the notebook: tests/test_initialization.py checks them)
-INSTANT_PANELS = {"normalization": ["make_conditioning_panel", "make_norm_axes_panel"],
-                  "generalization": ["make_augmentation_gallery_panel", "make_mixing_panel"]}
+# (lectures 1 and 3 define their panels in the notebook: tests/test_initialization.py and test_generalization.py
+# check them)
+INSTANT_PANELS = {"normalization": ["make_conditioning_panel", "make_norm_axes_panel"]}
 
 
 def _all_panel_factories():
@@ -263,8 +263,8 @@ def _another_value(control):
     return control.max if control.value != control.max else control.min
 
 
-# the augmentation gallery (quick to draw) stays in test-fast; the others take seconds to render twice per control
-QUICK_PANELS = {("generalization", "make_augmentation_gallery_panel")}
+# all of them take seconds to render twice per control (lecture 3's quick gallery is checked in test_generalization)
+QUICK_PANELS: set = set()
 
 
 @pytest.mark.parametrize("module,name", [(m, n) if (m, n) in QUICK_PANELS else pytest.param(m, n, marks=pytest.mark.slow)
