@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .data import Split, digits
 from .plots import new_figure, plt  # plots picks a non-GUI backend before pyplot loads
@@ -116,14 +117,21 @@ def draw_runs(runs: dict, title: str = "", extra: int = 0, colors=None, fig=None
 
 
 def draw_lines(series: dict, xlabel: str, ylabel: str, title: str = "", logx: bool = False, logy: bool = False,
-               ax=None, hlines: dict | None = None, width: float = 5.2):
-    """One line per label: series label -> (xs, ys) (or ys against 1..n); hlines label -> y as dashed lines."""
+               ax=None, hlines: dict | None = None, width: float = 5.2, fmt: str = "o-", diagonal: bool = False,
+               dashed: tuple = ()):
+    """One line per label: series label -> (xs, ys) (or ys against 1..n); hlines label -> y as dashed lines;
+    fmt "." draws points only; the labels in `dashed` are drawn as dashed lines (predictions); diagonal adds y = x."""
     fig = None
     if ax is None:
         fig, (ax,) = new_figure(1, width=width, height=3.4)
     for label, v in series.items():
         xs, ys = v if isinstance(v, tuple) else (np.arange(1, len(v) + 1), v)
-        tagged(ax.plot(xs, ys, "o-", ms=3, label=label)[0], label)
+        tagged(ax.plot(xs, ys, "--" if label in dashed else fmt, ms=3, label=label)[0], label)
+        if all(float(x).is_integer() for x in xs) and not logx:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if diagonal:
+        lo, hi = ax.get_xlim()
+        ax.plot([lo, hi], [lo, hi], "k:", lw=1, label="y = x")
     for (label, y), c in zip((hlines or {}).items(), ("k", "tab:red", "tab:gray")):
         ax.axhline(y, color=c, ls="--", lw=1, label=label)
     ax.set_xscale("log" if logx else "linear")
@@ -147,15 +155,20 @@ def draw_weights(weights: dict, ax, near_zero: float = 0.01) -> None:
 def draw_decay(ax, rms: dict, rate: dict, max_points: int = 800) -> None:
     """Each first-layer weight's decay per step (in units of lr * lambda * w) against the RMS of its data gradient,
     log-log, one colour per optimizer. rms, rate: label -> (n,) arrays."""
-    for (label, r), c in zip(rate.items(), ("tab:red", "tab:blue", "tab:green")):
+    floor = 1e-6  # weights of blank pixels get no data gradient at all: drawn at the left edge
+    for (label, r), c in zip(rate.items(), COLORS[1:]):
         x, y = rms[label], r
         keep = np.linspace(0, len(x) - 1, min(max_points, len(x))).astype(int)
-        tagged(ax.scatter(np.maximum(x[keep], 1e-9), y[keep], s=3, color=c, label=label), f"decay_{label}")
+        tagged(ax.scatter(np.maximum(x[keep], floor), y[keep], s=3, color=c, label=label), f"decay_{label}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    top = max(float(np.max(r)) for r in rate.values())
+    ax.set_ylim(0.3, max(30.0, 3 * top))  # AdamW alone (all exactly 1) would otherwise zoom into rounding noise
+    ax.text(floor, ax.get_ylim()[1], "  gradient 0\n  (blank pixels)", fontsize=7, va="top")
     style(ax, "decay per step, in units of lr·λ·w", "RMS of the weight's data gradient",
           "decay removed per step / (lr·λ·w)")
-    ax.legend(fontsize=7, markerscale=4)
+    ax.legend(fontsize=7, markerscale=4, loc="upper right")
+    ax.figure.tight_layout()
 
 
 # ---------------------------------------------------------------------------------------------- images
@@ -175,7 +188,7 @@ def draw_masks(masks: dict, title: str = "", ncols: int = 3):
     cmap = plt.get_cmap("gray").with_extremes(bad="#cde")
     for ax, (label, m) in zip(axes, masks.items()):
         img = mosaic(m) if m.dim() == 3 else m.numpy()
-        ax.imshow(img, cmap=cmap, vmin=0, vmax=1, aspect="auto").set_gid(label)
+        ax.imshow(img, cmap=cmap, vmin=0, vmax=1).set_gid(label)
         ax.set_title(f"{label}  [{1 - (m > 0).float().mean().item():.0%} dropped]", fontsize=8)
         ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
     for ax in axes[len(masks):]:

@@ -165,6 +165,13 @@ def test_weight_decay_optimizer_is_torch_and_splits_its_step(kind):
         assert per_column[-1] < per_column[-2] < per_column[:3].min() and per_column[-1] < per_column[:3].min() / 10
 
 
+def test_rank_correlation_is_spearmans():
+    g = np.random.default_rng(0)
+    a, b = g.normal(size=500), g.normal(size=500)
+    b = a + 0.7 * b
+    assert lecture()["rank_correlation"](a, b) == pytest.approx(stats.spearmanr(a, b)[0], abs=1e-12)
+
+
 def test_mix_batch_against_the_definitions():
     ns = lecture()
     g = torch.Generator().manual_seed(0)
@@ -443,6 +450,8 @@ def test_decay_panel_is_labelled_for_what_it_runs():
         fig = panel.update(method=method, strength=1.0)
         hist, opt = ns["decay_run"](method)
         assert opt.kind == kind and opt.lam == ns["DECAY"][method][2]
-        label = f"{method}, λ = {opt.lam:g}"
-        assert np.array_equal(ydata(fig, f"val_acc_{label}"), hist.val_acc)
+        assert np.array_equal(ydata(fig, f"val_acc_{method}, λ = {opt.lam:g}"), hist.val_acc)
+        reference = "SGD, no decay" if kind == "sgd+wd" else "Adam, no decay"
+        expected = ns["decay_run"](method, 0.0)[0] if kind == "sgd+wd" else ns["run"]()[0]
+        assert np.array_equal(ydata(fig, f"val_acc_{reference}"), expected.val_acc)
         assert by_gid(fig, f"decay_{method}")
