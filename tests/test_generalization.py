@@ -360,6 +360,8 @@ def test_the_lecture_defines_these_panels():
 def test_an_instant_panel_redrawn_into_its_figure_looks_exactly_like_a_fresh_drawing(name):
     panel = lecture()[name]
     assert panel.redraws_in_place
+    if name == "gallery_panel":  # a random augmentation: with hflip (every image mirrored) a new draw shows the same
+        panel.update(augmentation="shift")
     defaults = panel.values()
     first = panel.update()
     for control in panel.controls:
