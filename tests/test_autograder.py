@@ -195,31 +195,36 @@ def grade_fixture(subs, ws, **options) -> str:
     return (ws / f"summary-{FX}.txt").read_text()
 
 
+@pytest.fixture(scope="module")
+def serial(honest, tmp_path_factory) -> tuple[pathlib.Path, bytes]:
+    """The fixture class graded once with one job: the workspace and its CSV, which every other way of grading the
+    same class must reproduce byte for byte (parallel, re-run, killed and resumed, Dask)."""
+    ws = tmp_path_factory.mktemp("serial") / "ws"
+    summary = grade_fixture(honest, ws, jobs=1)
+    assert "isolation:" in summary
+    check_class_results(ws, FX, SOURCE)
+    return ws, (ws / f"grades-{FX}.csv").read_bytes()
+
+
 @pytest.mark.slow
-def test_parallel_grading_equals_a_serial_run(honest, tmp_path):
-    grade_fixture(honest, tmp_path / "serial", jobs=1)
+def test_parallel_grading_equals_a_serial_run(honest, serial, tmp_path):
     summary = grade_fixture(honest, tmp_path / "parallel", jobs=2)
-    csv_serial = (tmp_path / "serial" / f"grades-{FX}.csv").read_bytes()
-    assert csv_serial == (tmp_path / "parallel" / f"grades-{FX}.csv").read_bytes()
+    assert (tmp_path / "parallel" / f"grades-{FX}.csv").read_bytes() == serial[1]
     check_class_results(tmp_path / "parallel", FX, SOURCE)
     assert "isolation:" in summary
 
 
 @pytest.mark.slow
-def test_rerun_skips_unchanged_submissions_and_force_regrades_identically(honest, tmp_path):
-    ws = tmp_path / "ws"
-    grade_fixture(honest, ws)
-    first_csv = (ws / f"grades-{FX}.csv").read_bytes()
-    again = grade_fixture(honest, ws)
+def test_rerun_skips_unchanged_submissions_and_force_regrades_identically(honest, serial):
+    ws, first_csv = serial  # the last user of the serial workspace (the others only read its CSV's bytes)
+    again = grade_fixture(honest, ws, jobs=2)
     assert "(5 unchanged since the last run" in again, again
-    for _ in range(2):  # three grades in all: byte-identical
-        forced = grade_fixture(honest, ws, force=True)
-        assert "(0 unchanged" in forced and (ws / f"grades-{FX}.csv").read_bytes() == first_csv
+    forced = grade_fixture(honest, ws, jobs=2, force=True)
+    assert "(0 unchanged" in forced and (ws / f"grades-{FX}.csv").read_bytes() == first_csv
 
 
 @pytest.mark.slow
-def test_a_run_killed_half_way_resumes_to_the_same_csv(honest, tmp_path):
-    grade_fixture(honest, tmp_path / "whole", jobs=1)
+def test_a_run_killed_half_way_resumes_to_the_same_csv(honest, serial, tmp_path):
     ws = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "--course-dir", str(FIXTURE), "grade", FX,
                              str(honest), "--workspace", str(ws), "--jobs", "1", "--quiet"], cwd=ROOT,
@@ -232,17 +237,16 @@ def test_a_run_killed_half_way_resumes_to_the_same_csv(honest, tmp_path):
     proc.wait()
     assert 2 <= len(list(results.glob("*.json"))) < 5, "the kill did not land half way"
     grade_fixture(honest, ws, jobs=2)
-    assert (ws / f"grades-{FX}.csv").read_bytes() == (tmp_path / "whole" / f"grades-{FX}.csv").read_bytes()
+    assert (ws / f"grades-{FX}.csv").read_bytes() == serial[1]
 
 
 @pytest.mark.slow
-def test_dask_local_cluster_gives_the_same_csv(honest, tmp_path):
+def test_dask_local_cluster_gives_the_same_csv(honest, serial, tmp_path):
     from distributed import LocalCluster
 
-    grade_fixture(honest, tmp_path / "local", jobs=2)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         grade_fixture(honest, tmp_path / "dask", dask_scheduler=cluster.scheduler_address)
-    assert (tmp_path / "dask" / f"grades-{FX}.csv").read_bytes() == (tmp_path / "local" / f"grades-{FX}.csv").read_bytes()
+    assert (tmp_path / "dask" / f"grades-{FX}.csv").read_bytes() == serial[1]
 
 
 # ------------------------------------------------------------------ a hostile class

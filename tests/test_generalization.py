@@ -16,7 +16,7 @@ from initnorm import augment as A
 from initnorm import generalization as gen
 from tests import claims_generalization as claims
 from tests.claims_generalization import SEED_CLAIMS  # noqa: F401  (tests/test_seeds.py runs them with other seeds)
-from tests.test_normalization import differ, pixels
+from tests.panels import another_value, check_redraws_like_fresh, differ, pixels
 
 lecture = claims.lecture  # the namespace of the lecture's define cells (executed once per process)
 
@@ -340,13 +340,6 @@ INSTANT = ["gallery_panel", "mixing_panel"]
 TRAINING = ["decay_panel", "dropout_panel", "depth_panel", "augmentation_panel", "stopping_panel", "normalization_panel"]
 
 
-def _another_value(control):
-    values = [o[1] if isinstance(o, tuple) else o for o in getattr(control, "options", ())]
-    if values:
-        return next(v for v in reversed(values) if v != control.value)
-    return control.max if control.value != control.max else control.min
-
-
 def test_the_lecture_defines_these_panels():
     from initnorm.widgets import Panel
 
@@ -358,19 +351,8 @@ def test_the_lecture_defines_these_panels():
 @pytest.mark.slow  # renders each panel four times per control: seconds per panel
 @pytest.mark.parametrize("name", INSTANT)
 def test_an_instant_panel_redrawn_into_its_figure_looks_exactly_like_a_fresh_drawing(name):
-    panel = lecture()[name]
-    assert panel.redraws_in_place
-    if name == "gallery_panel":  # a random augmentation: with hflip (every image mirrored) a new draw shows the same
-        panel.update(augmentation="shift")
-    defaults = panel.values()
-    first = panel.update()
-    for control in panel.controls:
-        panel.update(**defaults)
-        px = pixels(first)
-        fig = panel.update(**{control: _another_value(panel.controls[control])})
-        assert fig is first, "the panel built a new figure instead of drawing into its previous one"
-        assert differ(px, pixels(fig)), f"moving {control!r} changed nothing"
-        assert panel.render(fig) == panel.render(panel.draw(**panel.values())), f"after {control!r} it differs"
+    # the gallery starts from a random augmentation: with hflip (every image mirrored) a new draw shows the same
+    check_redraws_like_fresh(lecture()[name], start={"augmentation": "shift"} if name == "gallery_panel" else None)
 
 
 @pytest.mark.slow  # draws 40 images twice: seconds on a loaded machine
@@ -439,7 +421,7 @@ def test_a_training_panel_runs_moves_its_progress_bar_and_caches(name):
     px = pixels(first)
     control = next(iter(panel.controls))
     before = panel.controls[control].value
-    assert differ(px, pixels(panel.update(**{control: _another_value(panel.controls[control])})))
+    assert differ(px, pixels(panel.update(**{control: another_value(panel.controls[control])})))
     assert panel.render(panel.update(**{control: before})) == panel.render(first), "going back drew something else"
 
 

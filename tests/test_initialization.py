@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from tests.lecture_code import definitions
 from tests.notebooks import ROOT
-from tests.test_normalization import differ, pixels
+from tests.panels import check_redraws_like_fresh, differ, pixels
 from torch import nn
 
 import initnorm as inn
@@ -511,27 +511,10 @@ def test_gains_are_torchs_or_the_computed_second_moment():
 INSTANT = ["symmetry_panel", "signal_panel", "deep_panel"]
 
 
-def _another_value(control):
-    values = [o[1] if isinstance(o, tuple) else o for o in getattr(control, "options", ())]
-    if values:
-        return next(v for v in reversed(values) if v != control.value and v != 4096)  # 4096: seconds to draw
-    if hasattr(control, "base"):
-        return control.base ** (control.max if control.value != control.base ** control.max else control.min)
-    return control.max if control.value != control.max else control.min
-
-
 @pytest.mark.slow  # renders each panel four times per control: seconds per panel
 @pytest.mark.parametrize("name", INSTANT)
 def test_a_panel_redrawn_into_its_figure_looks_exactly_like_a_fresh_drawing(name):
-    panel = lecture()[name]
-    assert not panel.run_button and panel.redraws_in_place
-    first = panel.update()
-    for control in panel.controls:
-        px = pixels(first)
-        fig = panel.update(**{control: _another_value(panel.controls[control])})
-        assert fig is first, "the panel built a new figure instead of drawing into its previous one"
-        assert differ(px, pixels(fig)), f"moving {control!r} changed nothing"
-        assert panel.render(fig) == panel.render(panel.draw(**panel.values())), f"after {control!r} it differs"
+    check_redraws_like_fresh(lecture()[name], avoid=(4096,))  # 4096: seconds to draw
 
 
 def test_signal_panel_shows_the_collapse_and_the_rule():

@@ -224,9 +224,9 @@ def test_panel_saves_figures_when_asked(tmp_path, monkeypatch):
 
 
 # the panels that do not train: each redraws into its previous figure
-# (lectures 1 and 3 define their panels in the notebook: tests/test_initialization.py and test_generalization.py
-# check them)
-INSTANT_PANELS = {"normalization": ["make_conditioning_panel", "make_norm_axes_panel"]}
+# (every lecture now defines its panels in its notebook: tests/test_initialization.py, test_normalization.py and
+# test_generalization.py check them; a panel factory in a lecture module would have to be listed here)
+INSTANT_PANELS: dict[str, list[str]] = {}
 
 
 def _all_panel_factories():
@@ -263,7 +263,7 @@ def _another_value(control):
     return control.max if control.value != control.max else control.min
 
 
-# all of them take seconds to render twice per control (lecture 3's quick gallery is checked in test_generalization)
+# panels quick enough to stay in test-fast (the others take seconds to render twice per control)
 QUICK_PANELS: set = set()
 
 

@@ -1,6 +1,8 @@
 """Each exercise in JupyterLab, as a student submits it: the released notebook with a correct solution runs
-cleanly and nbgrader's Validate button reports success; with a wrong solution (the first catalogued mistake)
-the failing test shows its message in the notebook, and Validate shows the same failure."""
+cleanly and nbgrader's Validate button reports success; with a wrong solution (the first catalogued mistake of
+one exercise: what a failed test shows does not depend on the exercise, and every exercise's messages are checked
+headless by the catalogue) the failing test shows its message in the notebook, and Validate shows the same
+failure."""
 from __future__ import annotations
 
 import importlib
@@ -37,7 +39,7 @@ def test_a_correct_solution_runs_and_validates(assignment, lab, page):
     assert "Success! Your notebook passes all the tests." in text, text[:3000]
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", ["ex2_normalization"])  # the mechanism is the same in every exercise
 def test_a_wrong_solution_shows_the_failing_test_and_its_message(assignment, lab, page):
     wrong = importlib.import_module(f"tests.catalogue.{assignment}").WRONG[0]
     nb = Notebook(page, lab, student_notebook(lab, assignment, "wrong", wrong.apply(reference(assignment))))
