@@ -224,8 +224,9 @@ def test_panel_saves_figures_when_asked(tmp_path, monkeypatch):
 
 
 # the panels that do not train: each redraws into its previous figure
-# (lectures 1 and 2 define their panels in the notebook: tests/test_initialization.py and test_normalization.py check them)
-INSTANT_PANELS = {"generalization": ["make_augmentation_gallery_panel", "make_mixing_panel"]}
+# (every lecture now defines its panels in its notebook: tests/test_initialization.py, test_normalization.py and
+# test_generalization.py check them; a panel factory in a lecture module would have to be listed here)
+INSTANT_PANELS: dict[str, list[str]] = {}
 
 
 def _all_panel_factories():
@@ -262,8 +263,8 @@ def _another_value(control):
     return control.max if control.value != control.max else control.min
 
 
-# the augmentation gallery (quick to draw) stays in test-fast; the others take seconds to render twice per control
-QUICK_PANELS = {("generalization", "make_augmentation_gallery_panel")}
+# panels quick enough to stay in test-fast (the others take seconds to render twice per control)
+QUICK_PANELS: set = set()
 
 
 @pytest.mark.parametrize("module,name", [(m, n) if (m, n) in QUICK_PANELS else pytest.param(m, n, marks=pytest.mark.slow)
