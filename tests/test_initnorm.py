@@ -223,66 +223,16 @@ def test_panel_saves_figures_when_asked(tmp_path, monkeypatch):
     assert len(saved) == 1 and saved[0].stat().st_size > 1000 and "slope-0.25" in saved[0].name
 
 
-# the panels that do not train: each redraws into its previous figure
-# (every lecture now defines its panels in its notebook: tests/test_initialization.py, test_normalization.py and
-# test_generalization.py check them; a panel factory in a lecture module would have to be listed here)
-INSTANT_PANELS: dict[str, list[str]] = {}
-
-
-def _all_panel_factories():
+def test_no_module_of_the_package_makes_a_lecture_panel():
+    """Widgets are functions defined in their lecture (each lecture's test module checks its panels with
+    tests/panels.py); the package only wires and draws, so no initnorm module has a `make_*_panel` factory."""
     import importlib
     import pkgutil
 
-    for info in pkgutil.iter_modules(inn.__path__):
-        module = importlib.import_module(f"initnorm.{info.name}")
-        for name in sorted(vars(module)):
-            if name.startswith("make_") and name.endswith("_panel"):
-                yield info.name, name, getattr(module, name)
-
-
-def test_every_panel_without_a_run_button_redraws_in_place_and_is_checked_below():
-    instant = {(mod, name) for mod, names in INSTANT_PANELS.items() for name in names}
-    for mod, name, factory in _all_panel_factories():
-        panel = factory()
-        assert panel.redraws_in_place == (not panel.run_button), name
-        assert ((mod, name) in instant) == (not panel.run_button), f"{name}: add it to INSTANT_PANELS"
-
-
-def _another_value(control):
-    """A value of the control other than its current one: the last option, the far end of a slider, the other
-    state of a checkbox."""
-    import ipywidgets as W
-
-    if hasattr(control, "options"):
-        values = [o[1] if isinstance(o, tuple) else o for o in control.options]
-        return next(v for v in reversed(values) if v != control.value)
-    if isinstance(control, W.Checkbox):
-        return not control.value
-    if isinstance(control, W.FloatLogSlider):
-        return control.base ** (control.max if control.value != control.base ** control.max else control.min)
-    return control.max if control.value != control.max else control.min
-
-
-# panels quick enough to stay in test-fast (the others take seconds to render twice per control)
-QUICK_PANELS: set = set()
-
-
-@pytest.mark.parametrize("module,name", [(m, n) if (m, n) in QUICK_PANELS else pytest.param(m, n, marks=pytest.mark.slow)
-                                         for m, names in INSTANT_PANELS.items() for n in names])
-def test_a_panel_redrawn_into_its_figure_looks_exactly_like_a_fresh_drawing(module, name):
-    """Panels whose drawing takes `fig` draw each move into the previous figure (plots.new_figure(reuse=...)
-    empties it). Whatever the previous picture was, the result must be pixel for pixel the picture a fresh
-    figure gives: nothing left over (lines, legends, limits, titles, colour cycle)."""
-    import importlib
-
-    panel = getattr(importlib.import_module(f"initnorm.{module}"), name)()
-    first = panel.update()
-    for control in panel.controls:
-        fig = panel.update(**{control: _another_value(panel.controls[control])})
-        assert fig is first, "the panel built a new figure instead of drawing into its previous one"
-        fresh = panel.draw(**panel.values())
-        assert fresh is not fig
-        assert panel.render(fig) == panel.render(fresh), f"after moving {control!r} the redrawn figure differs"
+    found = [f"initnorm.{info.name}.{name}" for info in pkgutil.iter_modules(inn.__path__)
+             for name in vars(importlib.import_module(f"initnorm.{info.name}"))
+             if name.startswith("make_") and name.endswith("_panel")]
+    assert not found, f"panel factories in the package (define them in the lecture): {found}"
 
 
 def test_new_figure_reuses_only_a_figure_of_the_same_grid_and_size():
